@@ -1,0 +1,62 @@
+"""Instance-axis helpers shared by every family: per-instance RNG and grids of swept values.
+
+Per-instance RNG: an instance's random draws depend only on (seed, role, extra keys), never on which other
+instances share its batch. `instance_generator` derives a CPU `torch.Generator` from
+`numpy.random.SeedSequence([seed, role, *keys])` (no Python `hash()`: it is salted per process).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+# Roles: one integer per kind of random draw, so init and data streams never share a stream.
+ROLE_INIT = 1
+ROLE_DATA = 2
+ROLE_FEATURES = 3
+ROLE_TEACHER = 4
+ROLE_EMBED = 5
+ROLE_NOISE = 6
+
+
+def derive_seed(seed: int, role: int, *keys: int) -> int:
+    """A 63-bit seed derived deterministically from (seed, role, *keys)."""
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    state = np.random.SeedSequence([int(seed), int(role), *map(int, keys)]).generate_state(2, dtype=np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1])) & ((1 << 63) - 1)
+
+
+def instance_generator(seed: int, role: int, *keys: int) -> torch.Generator:
+    """CPU generator for one instance's draws of one role. Draw on CPU, then `.to(device)`:
+    the numbers are then identical on every device."""
+    g = torch.Generator(device="cpu")
+    g.manual_seed(derive_seed(seed, role, *keys))
+    return g
+
+
+def stacked_randn(seeds: Sequence[int], role: int, shape: Sequence[int], *, dtype=torch.float32,
+                  device=None, keys: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
+    """`[E, *shape]` standard normals, instance e drawn from its own generator (seed[e], role, *keys[e]).
+    Drawn in float64 on CPU then cast, so float32 and float64 runs see the same underlying numbers."""
+    out = torch.empty((len(seeds), *shape), dtype=torch.float64)
+    for e, s in enumerate(seeds):
+        g = instance_generator(s, role, *(keys[e] if keys else ()))
+        out[e] = torch.randn(*shape, generator=g, dtype=torch.float64)
+    return out.to(dtype=dtype, device=device)
+
+
+def grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:
+    """Cartesian product of named axes, as a list of point dicts (the last axis varies fastest)."""
+    names = list(axes)
+    return [dict(zip(names, vals)) for vals in itertools.product(*(list(v) for v in axes.values()))]
+
+
+def bucket_by(points: Sequence[Mapping[str, Any]], *keys: str) -> list[list[dict]]:
+    """Group points that share the values of `keys` (e.g. a shape) into batches, order preserved."""
+    buckets: dict[tuple, list[dict]] = {}
+    for p in points:
+        buckets.setdefault(tuple(p[k] for k in keys), []).append(dict(p))
+    return list(buckets.values())

@@ -1,0 +1,50 @@
+"""Shared test configuration: environment, hypothesis profiles, markers, the interpreter fixture.
+
+The environment is fixed here before torch/triton are imported by any test module:
+TRITON_INTERPRET=1 (kernels run on CPU tensors in the interpreter), OPENBLAS_NUM_THREADS=1 (the
+numpy/torch thread-pool fight, FEASIBILITY.md), MPLBACKEND=Agg.
+"""
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.pop("TOYSCALE_BACKEND", None)  # tests choose backends explicitly
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, print_blob=True, max_examples=25,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a statistical or end-to-end test taking more than ~10 s")
+    config.addinivalue_line("markers", "gpu: needs a CUDA device (skips with a reason when absent)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device; none on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def triton_interpreter():
+    """Skip (with the reason) when triton is not installed; otherwise the kernels run in the interpreter."""
+    from kernels._backend import interpreting, triton_available
+
+    ok, why = triton_available()
+    if not ok:
+        pytest.skip(why)
+    assert interpreting(), "TRITON_INTERPRET must be set before triton is imported"
+    return True
