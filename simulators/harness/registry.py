@@ -34,6 +34,10 @@ import torch
 
 SCALES = ("smoke", "default", "paper")
 
+
+class ConfigError(ValueError):
+    """Bad user input found before any work starts (the CLI prints it as one line and exits 2)."""
+
 # Family modules whose import registers their experiments. A new family adds one line here.
 FAMILY_MODULES = (
     "simulators.synthetic",

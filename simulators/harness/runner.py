@@ -1,0 +1,209 @@
+"""Runner: experiment spec -> batches -> results store (resumable) -> analysis -> report.
+
+`run_experiment` validates everything (experiment name, overrides, device, dtype, the sweep plan)
+before any work, then runs only the points the store does not hold yet, one batch per batched
+computation, writing each finished batch in one transaction. An interrupted run loses at most the
+batch in flight; `resume=True` continues it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from kernels import resolve_backend
+
+from .env import device_name, environment
+from .registry import SCALES, Analysis, ConfigError, Experiment, Record, RunContext, get_experiment
+from .report import build_report, write_report
+from .store import ResultStore, point_key
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class ExperimentResult:
+    experiment: str
+    scale: str
+    config: Any
+    report: dict
+    analysis: Analysis
+    records: list[Record]
+    out_dir: Path
+    computed: int = 0          # points simulated in this call
+    reused: int = 0            # points found in the store
+    figures: list[str] = field(default_factory=list)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """"auto" -> cuda if available else cpu. Raises ValueError for unknown or unusable devices."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA device is available here; allowed: auto, cpu")
+    return dev
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, default: torch.dtype) -> torch.dtype:
+    if dtype is None:
+        return default
+    if isinstance(dtype, torch.dtype):
+        if dtype not in DTYPES.values():
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return DTYPES[dtype]
+
+
+@dataclass
+class _Prepared:
+    exp: Experiment
+    cfg: Any
+    device: torch.device
+    dtype: torch.dtype
+    backend: str
+    batches: list[list[tuple[str, dict]]]   # (key, point)
+
+
+def prepare(name: str, scale: str = "default", overrides: Mapping[str, Any] | None = None,
+            device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = None,
+            backend: str | None = None) -> _Prepared:
+    """Validate all inputs and expand the sweep; raises ConfigError (one clear line) before any work."""
+    try:
+        exp = get_experiment(name)
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        cfg = exp.config(scale, overrides)
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, exp.default_dtype)
+        be = resolve_backend(backend, dev)
+        plan = exp.plan(cfg)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise ConfigError(str(e)) from e
+    batches = []
+    for batch in plan:
+        if not batch:
+            continue
+        batches.append([(point_key(name, cfg, p, dt), dict(p)) for p in batch])
+    keys = [k for b in batches for k, _ in b]
+    if len(set(keys)) != len(keys):
+        raise RuntimeError(f"experiment {name}: plan() produced duplicate points")
+    return _Prepared(exp, cfg, dev, dt, be, batches)
+
+
+def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, Any] | None = None,
+                   out: str | Path | None = None, device: str | torch.device | None = "auto",
+                   dtype: str | torch.dtype | None = None, resume: bool = False, progress: bool = False,
+                   backend: str | None = None, report: bool = True) -> ExperimentResult:
+    """Run (or resume) an experiment, analyse it and write its report.
+
+    Args:
+        name: registered experiment name (`toyscale list`).
+        scale: "smoke" | "default" | "paper".
+        overrides: config field -> value (exactly the config's fields).
+        out: run directory (default `runs/<name>-<scale>`); holds results.sqlite and the report.
+        device: "auto" | "cpu" | "cuda[:N]"; dtype: "float32" | "float64" | None (experiment default).
+        resume: continue a run whose directory already holds results (without it, such a directory is
+            refused so that nothing is overwritten by accident).
+        progress: show a tqdm progress bar (stderr).
+        backend: kernels backend ("reference" | "triton" | None = auto).
+    Returns:
+        ExperimentResult with the report dict (report.json schema), analysis, records, counts.
+    """
+    prep = prepare(name, scale, overrides, device, dtype, backend)
+    out_dir = Path(out) if out is not None else Path("runs") / f"{name}-{scale}"
+    with ResultStore(out_dir) as store:
+        all_keys = [k for b in prep.batches for k, _ in b]
+        have = store.existing_keys(all_keys)
+        if have and not resume:
+            raise ConfigError(f"{out_dir} already holds {len(have)} finished points of {name}; "
+                             "pass --resume (resume=True) to continue, or choose another --out")
+        store.set_run(name, scale, dict(overrides or {}), prep.cfg, prep.dtype, prep.device)
+        computed, sim_s = _run_pending(prep, store, have, progress)
+        records = store.records(all_keys)
+    result = _finish(prep, name, scale, records, out_dir, report,
+                     timings={"simulate_s": sim_s, "points_computed": computed, "points_reused": len(have)})
+    result.computed, result.reused = computed, len(have)
+    return result
+
+
+def _run_pending(prep: _Prepared, store: ResultStore, have: set[str], progress: bool) -> tuple[int, float]:
+    from tqdm.auto import tqdm
+
+    total = sum(len(b) for b in prep.batches)
+    ctx = RunContext(device=prep.device, dtype=prep.dtype, backend=prep.backend)
+    env = environment(prep.device)
+    computed, sim_s = 0, 0.0
+    with tqdm(total=total, initial=len(have), disable=not progress, desc=prep.exp.name, unit="pt",
+              dynamic_ncols=True, leave=False) as bar:
+        for batch in prep.batches:
+            pending = [(k, p) for k, p in batch if k not in have]
+            if not pending:
+                continue
+            t0 = time.perf_counter()
+            metrics = prep.exp.run_batch(prep.cfg, [p for _, p in pending], ctx)
+            if prep.device.type == "cuda":
+                torch.cuda.synchronize(prep.device)
+            wall = time.perf_counter() - t0
+            if len(metrics) != len(pending):
+                raise RuntimeError(f"{prep.exp.name}.run_batch returned {len(metrics)} results for {len(pending)} points")
+            store.write_batch(prep.exp.name, prep.cfg, prep.dtype,
+                              [(k, p, m) for (k, p), m in zip(pending, metrics)],
+                              device=env["device"], backend=prep.backend, versions=env["versions"], wall_s=wall)
+            computed += len(pending)
+            sim_s += wall
+            bar.update(len(pending))
+    return computed, sim_s
+
+
+def _finish(prep: _Prepared, name: str, scale: str, records: list[Record], out_dir: Path, write: bool,
+            timings: dict) -> ExperimentResult:
+    t0 = time.perf_counter()
+    analysis = prep.exp.analyze(prep.cfg, records)
+    timings = {**timings, "analyze_s": time.perf_counter() - t0,
+               "stored_simulate_s": sum(r.wall_s for r in records)}
+    rep = build_report(prep.exp, scale, prep.cfg, analysis, prep.dtype, prep.backend,
+                       environment(prep.device), timings)
+    figures = write_report(out_dir, rep, prep.exp, prep.cfg, records, analysis) if write else []
+    return ExperimentResult(name, scale, prep.cfg, rep, analysis, records, out_dir, figures=figures)
+
+
+def report_run_dir(run_dir: str | Path, device: str = "auto") -> list[ExperimentResult]:
+    """Re-fit and re-render every experiment stored in `run_dir` (no simulation)."""
+    run_dir = Path(run_dir)
+    db = run_dir / "results.sqlite"
+    if not db.exists():
+        raise ConfigError(f"{run_dir} holds no results.sqlite; expected a directory written by `toyscale run`")
+    results = []
+    with ResultStore(run_dir) as store:
+        for run in store.runs():
+            overrides = {k: _tuplify(v) for k, v in run["overrides"].items()}
+            prep = prepare(run["experiment"], run["scale"], overrides, device, run["dtype"].replace("torch.", ""))
+            keys = [k for b in prep.batches for k, _ in b]
+            records = store.records(keys)
+            if len(records) < len(keys):
+                raise ConfigError(f"{run_dir}: {len(keys) - len(records)} of {len(keys)} points of "
+                                 f"{run['experiment']} are missing; finish them with `toyscale run ... --resume`")
+            results.append(_finish(prep, run["experiment"], run["scale"], records, run_dir, True,
+                                   timings={"simulate_s": 0.0, "points_computed": 0, "points_reused": len(records)}))
+    return results
+
+
+def _tuplify(v):
+    return tuple(_tuplify(x) for x in v) if isinstance(v, list) else v
+
+
+__all__ = ["run_experiment", "report_run_dir", "prepare", "resolve_device", "resolve_dtype", "ExperimentResult",
+           "device_name"]
