@@ -59,7 +59,7 @@ def local_slopes(x: np.ndarray, curve: np.ndarray) -> np.ndarray:
         return -np.diff(np.log(curve)) / np.diff(np.log(x))
 
 
-def auto_window(x, curve, *, min_points: int = 4, rel_tol: float = 0.5, abs_tol: float = 0.1) -> tuple[int, int]:
+def auto_window(x, curve, *, min_points: int = 4, rel_tol: float = 0.3, abs_tol: float = 0.1) -> tuple[int, int]:
     """Trim the small-size transient and the finite-size plateau.
 
     Rule: start from all points; while more than `min_points` remain, look at the two end segments'
@@ -88,7 +88,7 @@ def _resolve_window(x, curve, window, min_points) -> tuple[int, int, str]:
         return 0, n, "all points"
     if isinstance(window, str) and window == "auto":
         lo, hi = auto_window(x, curve, min_points=min_points)
-        return lo, hi, f"auto: trim ends whose local slope deviates from the median by > max(0.5|median|, 0.1), keep >= {min_points}"
+        return lo, hi, f"auto: trim ends whose local slope deviates from the median by > max(0.3|median|, 0.1), keep >= {min_points}"
     if isinstance(window, str) and window.startswith("last_decades:"):
         k = float(window.split(":", 1)[1])
         lo = int(np.searchsorted(x, x[-1] / 10 ** k, side="left"))
