@@ -1,0 +1,248 @@
+"""Batched simulators: random-feature regression (ridge, ridgeless, gradient flow, GD) and PLRF one-pass SGD.
+
+Shapes: E instances (sizes × seeds × hyper-parameters), M latent dim, N features, P samples, T checkpoints.
+Every instance owns its features and data, drawn from its own generator keyed by (seed, role, size keys)
+(`simulators._batch`), so an instance's numbers never depend on its batch-mates. Different sizes are
+different batches (the experiments bucket by shape) or, for PLRF SGD, zero-padded columns (exact: padded
+units get zero input and zero gradient). Losses are population losses in closed form:
+linear features -> (w − θ)ᵀΛ(w − θ) with θ = Fᵀv/√N; ReLU / erf -> arc-cosine / arcsine kernels;
+tanh (no closed form) -> a Monte-Carlo test set of `n_mc` latents.
+
+Features: φ(x) = σ(F x)/√N, F_ij ~ N(0, 1), x ~ N(0, Λ), Λ = diag(k^-b); teacher y = wᵀx (+ noise).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+import kernels
+from simulators._batch import ROLE_DATA, ROLE_FEATURES, ROLE_NOISE, stacked_randn
+
+ACTIVATIONS = ("linear", "relu", "erf", "tanh")
+ROLE_TEST = 7   # Monte-Carlo test latents (tanh only)
+
+
+def latent_problem(M: int, a: float, b: float, *, dtype=torch.float64, device=None):
+    """λ [M] = k^-b and teacher w [M] = k^((b−a)/2) (so λ_k w_k² = k^-a); deterministic signs (the
+    feature law is invariant under sign flips of latent coordinates, so signs do not matter)."""
+    k = torch.arange(1, M + 1, dtype=torch.float64)
+    lam, w = k ** (-b), k ** ((b - a) / 2)
+    return lam.to(dtype=dtype, device=device), w.to(dtype=dtype, device=device)
+
+
+def draw_features(seeds: Sequence[int], N: int, M: int, *, dtype, device, keys=None) -> torch.Tensor:
+    """F [E, N, M], entries N(0, 1), instance e from generator (seeds[e], ROLE_FEATURES, *keys[e])."""
+    return stacked_randn(seeds, ROLE_FEATURES, (N, M), dtype=dtype, device=device, keys=keys)
+
+
+def draw_latents(seeds, P: int, lam: torch.Tensor, *, role=ROLE_DATA, keys=None) -> torch.Tensor:
+    """X [E, P, M] = Z Λ^½ with Z standard normal from (seeds[e], role, *keys[e])."""
+    Z = stacked_randn(seeds, role, (P, lam.shape[0]), dtype=lam.dtype, device=lam.device, keys=keys)
+    return Z * lam.sqrt()
+
+
+def featurize(X: torch.Tensor, F: torch.Tensor, activation: str = "linear", backend=None) -> torch.Tensor:
+    """Φ [E, P, N] = σ(X Fᵀ)/√N through kernels.bmm_epilogue (fused ReLU/tanh; erf applied after)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    fused = {"linear": None, "relu": "relu", "tanh": "tanh", "erf": None}[activation]
+    Z = kernels.bmm_epilogue(X, F.transpose(1, 2), None, activation=fused, backend=backend)  # [E, P, N]
+    if activation == "erf":
+        Z = torch.erf(Z)
+    return Z / math.sqrt(F.shape[1])
+
+
+def population_moments(F, lam, w, activation="linear", *, seeds=None, n_mc: int = 0, backend=None):
+    """G = E[φφᵀ] [E, N, N], c = E[φ y] [E, N] for the noise-free teacher, in closed form.
+
+    linear: G = FΛFᵀ/N, c = FΛw/√N.  relu: arc-cosine kernel (Cho & Saul 2009),
+    E[relu(u)relu(v)] = s_u s_v (sin θ + (π − θ) cos θ)/(2π), E[relu(u) y] = Cov(u, y)/2.
+    erf: E[erf(u)erf(v)] = (2/π) arcsin(2Σ_uv/√((1+2Σ_uu)(1+2Σ_vv))), E[erf(u) y] = Cov(u,y)·2/√(π(1+2Σ_uu)).
+    tanh: Monte-Carlo over `n_mc` test latents drawn with (seeds[e], ROLE_TEST).
+    """
+    N = F.shape[1]
+    FL = F * lam                                           # [E, N, M]
+    S = kernels.bmm_epilogue(FL, F.transpose(1, 2), None, backend=backend)   # [E, N, N] = FΛFᵀ
+    cu = torch.einsum("enm,m->en", FL, w)                  # Cov(u_i, y) [E, N]
+    if activation == "linear":
+        return S / N, cu / math.sqrt(N)
+    if activation == "relu":
+        s = S.diagonal(dim1=1, dim2=2).clamp_min(1e-300).sqrt()             # [E, N]
+        ss = s[:, :, None] * s[:, None, :]
+        cos = (S / ss).clamp(-1.0, 1.0)
+        th = torch.arccos(cos)
+        G = ss * (torch.sin(th) + (math.pi - th) * cos) / (2 * math.pi)
+        return G / N, 0.5 * cu / math.sqrt(N)
+    if activation == "erf":
+        d = 1 + 2 * S.diagonal(dim1=1, dim2=2)                              # [E, N]
+        G = (2 / math.pi) * torch.arcsin((2 * S / (d[:, :, None] * d[:, None, :]).sqrt()).clamp(-1, 1))
+        return G / N, cu * 2 / torch.sqrt(math.pi * d) / math.sqrt(N)
+    if activation == "tanh":
+        if n_mc < 1 or seeds is None:
+            raise ValueError("tanh features have no closed-form kernel: pass seeds and n_mc >= 1")
+        Xt = draw_latents(seeds, n_mc, lam, role=ROLE_TEST)                 # [E, n_mc, M]
+        Pt = featurize(Xt, F, "tanh", backend)                              # [E, n_mc, N] (already /√N)
+        yt = Xt @ w                                                         # [E, n_mc]
+        return Pt.transpose(1, 2) @ Pt / n_mc, torch.einsum("epn,ep->en", Pt, yt) / n_mc
+    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def quad_loss(v, G, c, y0) -> torch.Tensor:
+    """Population loss E[(vᵀφ − y)²] = y0 − 2vᵀc + vᵀGv, per instance [E] (v [E, N] or [E, T, N])."""
+    if v.dim() == 2:
+        return y0 - 2 * (v * c).sum(-1) + torch.einsum("en,enm,em->e", v, G, v)
+    return y0 - 2 * torch.einsum("etn,en->et", v, c) + torch.einsum("etn,enm,etm->et", v, G, v)
+
+
+def latent_loss(theta, lam, w) -> torch.Tensor:
+    """(w − θ)ᵀΛ(w − θ) for latent-space weights θ [E, M] or [E, T, M] (no cancellation)."""
+    return ((w - theta) ** 2 * lam).sum(-1)
+
+
+def ridge_solve(Phi, y, ridge: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """Batched ridge: argmin (1/P)|Φv − y|² + ridge|v|²; ridge = 0 gives the min-norm interpolant.
+
+    Φ [E, P, N], y [E, P] -> v [E, N]. Uses the smaller Gram (N×N if P >= N, else P×P) and a batched
+    Cholesky (LU when ridgeless: the Gram is exactly PSD but can be near-singular at N ≈ P).
+    """
+    E, P, N = Phi.shape
+    r = torch.as_tensor(ridge, dtype=Phi.dtype, device=Phi.device).reshape(-1, 1, 1) * P
+    if P >= N:
+        A = Phi.transpose(1, 2) @ Phi + r * torch.eye(N, dtype=Phi.dtype, device=Phi.device)
+        return torch.linalg.solve(A, (Phi.transpose(1, 2) @ y[..., None]))[..., 0]
+    A = Phi @ Phi.transpose(1, 2) + r * torch.eye(P, dtype=Phi.dtype, device=Phi.device)
+    return (Phi.transpose(1, 2) @ torch.linalg.solve(A, y[..., None]))[..., 0]
+
+
+def projection_loss(G, c, y0) -> torch.Tensor:
+    """P = ∞ best predictor in the span of the features: L_∞ = y0 − cᵀG⁻¹c, per instance [E] (Cholesky)."""
+    Lc = torch.linalg.cholesky(G)
+    z = torch.cholesky_solve(c[..., None], Lc)[..., 0]
+    return y0 - (c * z).sum(-1)
+
+
+def flow_losses(G, c, y0, times, lr: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient flow dv/dt = −(Gv − c) from v = 0 on the population loss (P = ∞), solved exactly through
+    G = U diag(g) Uᵀ: L(t) = L_∞ + Σ_j (a_j²/g_j) e^(−2 g_j t), a = Uᵀc (no time stepping, no cancellation
+    in the decaying part). With `lr`, discrete GD v <- v − lr(Gv − c): e^(−2gt) -> (1 − lr g)^(2t).
+    Args: G [E, N, N], c [E, N], y0 scalar, times [T]. Returns (L [E, T], L_∞ [E])."""
+    g, U = torch.linalg.eigh(G)
+    g = g.clamp_min(1e-300)
+    a2g = (U.transpose(1, 2) @ c[..., None])[..., 0] ** 2 / g            # [E, N]
+    L_inf = y0 - a2g.sum(-1)
+    t = torch.as_tensor(times, dtype=G.dtype, device=G.device)
+    if lr is None:
+        dec = torch.exp(-2.0 * g[:, None, :] * t[None, :, None])          # [E, T, N]
+    else:
+        if lr * float(g.max()) >= 2:
+            raise ValueError(f"GD lr={lr} exceeds the stability bound 2/g_max = {2 / float(g.max()):.3g}")
+        dec = (1 - lr * g[:, None, :]) ** (2 * t[None, :, None])
+    return L_inf[:, None] + (a2g[:, None, :] * dec).sum(-1), L_inf
+
+
+def gd_reference(G, c, y0, steps: int, lr: float) -> torch.Tensor:
+    """Explicit time-stepped GD (the definition `flow_losses(lr=...)` must match); returns L [E, steps+1]."""
+    v = torch.zeros_like(c)
+    out = [quad_loss(v, G, c, y0)]
+    for _ in range(steps):
+        v = v - lr * (torch.einsum("enm,em->en", G, v) - c)
+        out.append(quad_loss(v, G, c, y0))
+    return torch.stack(out, 1)
+
+
+# ----------------------------------------------------------------------------- PLRF (Paquette et al.)
+def plrf_problem(v: int, alpha: float, beta: float, *, dtype=torch.float64, device=None):
+    """D = diag(j^-2α) [v] and target b_j = j^-β [v]."""
+    j = torch.arange(1, v + 1, dtype=torch.float64)
+    return (j ** (-2 * alpha)).to(dtype=dtype, device=device), (j ** (-beta)).to(dtype=dtype, device=device)
+
+
+def plrf_features(seeds, ds: Sequence[int], v: int, *, dtype, device) -> torch.Tensor:
+    """W [E, v, d_max], W_ij ~ N(0, 1/d_e) in the first d_e columns, zeros after (padding)."""
+    dmax = max(ds)
+    W = torch.zeros(len(seeds), v, dmax, dtype=dtype, device=device)
+    for e, (s, d) in enumerate(zip(seeds, ds)):
+        W[e, :, :d] = stacked_randn([s], ROLE_FEATURES, (v, d), dtype=dtype, device=device, keys=[(d,)])[0] / math.sqrt(d)
+    return W
+
+
+def plrf_loss(theta, W, D, b) -> torch.Tensor:
+    """P(θ) = ½ (Wθ − b)ᵀ D (Wθ − b), per instance [E]."""
+    r = torch.einsum("evd,ed->ev", W, theta) - b
+    return 0.5 * (r * r * D).sum(-1)
+
+
+def plrf_sgd(W, D, b, seeds, lr, B: int, checkpoints: Sequence[int], *, chunk: int = 256, backend=None):
+    """One-pass SGD, constant lr γ, batch B (sum over the batch, PPXP24 Eq. 3), θ_0 = 0, all E at once.
+
+    θ <- θ − γ Σ_i z_i (z_iᵀθ − x_iᵀb), z_i = Wᵀx_i, x_i ~ N(0, D) fresh each step. Instance e's data
+    stream is drawn from (seeds[e], ROLE_DATA, chunk index): instances sharing a seed share the stream
+    (common random numbers across d; a batch-mate never changes it). Returns P at `checkpoints` [E, T].
+    """
+    E, v, dmax = W.shape
+    theta = torch.zeros(E, dmax, dtype=W.dtype, device=W.device)
+    lr = torch.as_tensor(lr, dtype=W.dtype, device=W.device).reshape(-1, 1)
+    cps = sorted(set(int(c) for c in checkpoints))
+    out, ci, sD = [], 0, D.sqrt()
+    R = cps[-1]
+    for start in range(0, R, chunk):
+        n = min(chunk, R - start)
+        Xc = stacked_randn(seeds, ROLE_DATA, (chunk, B, v), dtype=W.dtype, device=W.device,
+                           keys=[(start // chunk,)] * E)[:, :n] * sD             # [E, n, B, v]
+        Zc = kernels.bmm_epilogue(Xc.reshape(E, n * B, v), W, None, backend=backend).reshape(E, n, B, dmax)
+        Yc = Xc @ b                                                               # [E, n, B]
+        for i in range(n):
+            while ci < len(cps) and cps[ci] == start + i:
+                out.append(plrf_loss(theta, W, D, b)); ci += 1
+            z = Zc[:, i]                                                          # [E, B, d]
+            res = torch.einsum("ebd,ed->eb", z, theta) - Yc[:, i]
+            theta = theta - lr * torch.einsum("ebd,eb->ed", z, res)
+    while ci < len(cps):
+        out.append(plrf_loss(theta, W, D, b)); ci += 1
+    return torch.stack(out, 1)
+
+
+def plrf_volterra_inputs(W, D, b, ds: Sequence[int]):
+    """Per instance: eigenvalues λ_j of K = WᵀDW, ρ_j = (u_jᵀθ*)², P_∞ = ½(bᵀDb − cᵀK⁻¹c), c = WᵀDb.
+    Zero-padded to [E, d_max] (padded λ = ρ = 0 contribute nothing). One eigh per instance, once."""
+    E, v, dmax = W.shape
+    lam = torch.zeros(E, dmax, dtype=W.dtype, device=W.device)
+    rho = torch.zeros_like(lam)
+    pinf = torch.zeros(E, dtype=W.dtype, device=W.device)
+    for e, d in enumerate(ds):
+        We = W[e, :, :d]
+        K = We.T @ (We * D[:, None])
+        c = We.T @ (D * b)
+        g, U = torch.linalg.eigh(K)
+        uc = U.T @ c
+        lam[e, :d], rho[e, :d] = g, (uc / g) ** 2
+        pinf[e] = 0.5 * ((b * b * D).sum() - (uc ** 2 / g).sum())
+    return lam, rho, pinf
+
+
+def plrf_volterra(lam, rho, pinf, lr, B: int, checkpoints: Sequence[int]) -> torch.Tensor:
+    """Exact expected one-pass-SGD loss given the features, PPXP24 Eq. 7 (discrete Volterra equation):
+    q_j = 1 − 2γBλ_j + γ²B(B+1)λ_j², s_j(0) = ρ_j, P_r = P_∞ + ½Σ_j λ_j s_j(r),
+    s_j(r+1) = q_j s_j(r) + 2γ²Bλ_j P_r. Batched over E; returns P at `checkpoints` [E, T]."""
+    lr = torch.as_tensor(lr, dtype=lam.dtype, device=lam.device).reshape(-1, 1)
+    q = 1 - 2 * lr * B * lam + lr ** 2 * B * (B + 1) * lam ** 2
+    f = 2 * lr ** 2 * B * lam
+    s = rho.clone()
+    cps = sorted(set(int(c) for c in checkpoints))
+    out, ci = [], 0
+    for r in range(cps[-1] + 1):
+        P = pinf + 0.5 * (lam * s).sum(-1)
+        if r == cps[ci]:
+            out.append(P); ci += 1
+            if ci == len(cps):
+                break
+        s = q * s + f * P[:, None]
+    return torch.stack(out, 1)
+
+
+def log_checkpoints(R: int, n: int) -> list[int]:
+    """About n log-spaced integer steps in [0, R] (0 included)."""
+    return sorted(set([0] + np.unique(np.geomspace(1, R, n).round().astype(int)).tolist()))

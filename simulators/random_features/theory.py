@@ -1,0 +1,331 @@
+"""Closed-form theory for random-feature regression and power-law random features (PLRF).
+
+One notation (issue 4): latent spectrum λ_k = k^(-b), k = 1..M; teacher with task power
+λ_k w_k² = k^(-a) (a > 1); N features, P samples, t gradient-flow time, C = N·t. PLRF (Paquette et al.)
+maps onto it through b = 2α, a = 2α + 2β (`plrf_to_ab`).
+
+Every function is pure float math on numpy arrays (float64; spectra span many decades) and raises
+`ValueError` naming the violated condition outside its regime. References:
+  [BCP20]  Bordelon, Canatar & Pehlevan, ICML 2020 ("Spectrum dependent learning curves"), Eq. 4–5.
+  [MRS22]  Maloney, Roberts & Sully, arXiv:2210.16859, §3–4 (Eq. 1.3–1.5 and 4.x).
+  [BDKLS21] Bahri, Dyer, Kaplan, Lee & Sharma, arXiv:2102.06701 (variance- vs resolution-limited).
+  [BAP24]  Bordelon, Atanasov & Pehlevan, ICML 2024, arXiv:2402.01092, §3–4 (Eq. 6–10).
+  [PPXP24] Paquette, Paquette, Xiao & Pennington, NeurIPS 2024, arXiv:2405.15074, Eq. 7–11, Table 2.
+  [Bach23] Bach, "High-dimensional analysis of double descent for linear regression with random
+           projections", SIMODS 2024 (the projection equivalent).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulators.harness.compare import Prediction
+
+
+# ----------------------------------------------------------------------------- spectra
+def check_ab(a: float, b: float) -> None:
+    """Refuse the (a, b) outside the model: the task power must be summable and the spectrum decay."""
+    if not a > 1:
+        raise ValueError(f"a must be > 1 (summable task power λ_k w_k² = k^-a), got a={a}")
+    if not b > 0:
+        raise ValueError(f"b must be > 0 (decaying spectrum λ_k = k^-b), got b={b}")
+
+
+def spectrum(M: int, b: float) -> np.ndarray:
+    """λ_k = k^(-b), k = 1..M, float64 [M]."""
+    if int(M) < 1:
+        raise ValueError(f"M must be >= 1, got {M}")
+    if not b > 0:
+        raise ValueError(f"b must be > 0, got {b}")
+    return np.arange(1, int(M) + 1, dtype=np.float64) ** (-float(b))
+
+
+def task_power(M: int, a: float) -> np.ndarray:
+    """λ_k w_k² = k^(-a), float64 [M] (the teacher's weight on mode k)."""
+    if not a > 1:
+        raise ValueError(f"a must be > 1, got {a}")
+    return np.arange(1, int(M) + 1, dtype=np.float64) ** (-float(a))
+
+
+def solve_kappa(lam: np.ndarray, n, ridge: float = 0.0, iters: int = 200) -> np.ndarray:
+    """Renormalised ridge κ(n): κ − ridge = (κ/n) Σ_k λ_k/(λ_k+κ)  [BCP20 Eq. 4; Bach23 for n = N].
+
+    Ridgeless (ridge = 0): Σ_k λ_k/(λ_k+κ) = n, which needs n < M (else κ = 0: everything is resolved).
+    Solved by bisection in log κ (the left side minus right side is monotone), vectorised over n.
+
+    Args: lam [M] spectrum; n scalar or [K] sample/feature counts (> 0); ridge >= 0.
+    Returns: κ, shape of n.
+    """
+    lam = np.asarray(lam, np.float64)
+    n = np.atleast_1d(np.asarray(n, np.float64))
+    if np.any(n <= 0):
+        raise ValueError(f"n must be > 0, got {n}")
+    if ridge < 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    lo = np.full(n.shape, math.log(1e-40))
+    hi = np.full(n.shape, math.log(max(1e4, 10 * lam.sum() + 10 * ridge)))
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        k = np.exp(mid)[:, None]
+        g = 1.0 - ridge / k[:, 0] - (lam[None, :] / (lam[None, :] + k)).sum(1) / n
+        up = g > 0
+        hi = np.where(up, mid, hi)
+        lo = np.where(up, lo, mid)
+    kap = np.exp(0.5 * (lo + hi))
+    if ridge == 0:
+        kap = np.where(n >= len(lam), 0.0, kap)
+    return kap
+
+
+# ----------------------------------------------------------------------------- ridge / projection / MRS
+def ridge_test_error(lam, tw, P, ridge: float = 0.0, noise: float = 0.0):
+    """Ridge deterministic equivalent [BCP20 Eq. 4–5] for regression on the latents with P samples.
+
+    E_test = [κ² Σ_k λ_k w_k²/(λ_k+κ)² + σ²] / (1 − df2/P),  df2 = Σ_k λ_k²/(λ_k+κ)².
+    Args: lam [M]; tw = λ_k w_k² [M]; P scalar or [K]; ridge μ (objective (1/P)|Xθ−y|² + μ|θ|²); noise σ².
+    Returns: (E_test, excess) arrays like P; excess = E_test − σ² is the population loss of the estimator.
+    """
+    lam, tw = np.asarray(lam, float), np.asarray(tw, float)
+    P = np.atleast_1d(np.asarray(P, float))
+    if ridge == 0 and np.any(P >= len(lam)):
+        raise ValueError("ridgeless theory needs P < M (the interpolation regime); use ridge > 0 or a larger M")
+    kap = solve_kappa(lam, P, ridge)[:, None]
+    df2 = (lam[None] ** 2 / (lam[None] + kap) ** 2).sum(1)
+    bias = (kap[:, 0] ** 2) * (tw[None] / (lam[None] + kap) ** 2).sum(1)
+    e = (bias + noise) / (1.0 - df2 / P)
+    return e, e - noise
+
+
+def projection_loss(lam, tw, N):
+    """Random-feature projection at P = ∞ [Bach23 Thm; MRS22 §4]: Σ_k λ_k/(λ_k+κ) = N,
+    L_∞(N) = κ Σ_k λ_k w_k²/(λ_k+κ). Linear features; N < M (N >= M resolves everything: L = 0)."""
+    lam, tw = np.asarray(lam, float), np.asarray(tw, float)
+    N = np.atleast_1d(np.asarray(N, float))
+    kap = solve_kappa(lam, N)[:, None]
+    return kap[:, 0] * (tw[None] / (lam[None] + kap)).sum(1)
+
+
+def mrs_loss(lam, tw, N, P):
+    """Ridgeless linear random features at finite (N, P), noise-free [MRS22 Eq. 1.5 / §4]:
+    L ≈ L_n · max(N, P)/|N − P|, n = min(N, P), with L_n = n κ(n) for the isotropic teacher (a = b).
+
+    For a general teacher we use L_n = L_∞(N) (projection) when N < P and the ridgeless data-limited
+    excess E(P) when P < N; both reduce to n κ(n) when a = b (our generalisation, checked by test).
+    Diverges at N = P (raises there). Arrays N, P broadcast.
+    """
+    N, P = np.broadcast_arrays(np.asarray(N, float), np.asarray(P, float))
+    if np.any(N == P):
+        raise ValueError("mrs_loss diverges at N = P (the double-descent peak)")
+    out = np.empty(N.shape)
+    for idx in np.ndindex(N.shape):
+        n, p = N[idx], P[idx]
+        base = projection_loss(lam, tw, n)[0] if n < p else ridge_test_error(lam, tw, p)[1][0]
+        out[idx] = base * max(n, p) / abs(n - p)
+    return out
+
+
+# ----------------------------------------------------------------------------- gradient flow (BAP24)
+def _kappa_complex(lam, N: float, mu: np.ndarray, k_start: complex) -> np.ndarray:
+    """κ(μ) for complex ridge μ: κ − μ = (κ/N) Σ_k λ_k/(λ_k+κ), Newton with continuation along μ
+    (each point starts from the previous root, so the physical branch is followed)."""
+    out = np.empty(len(mu), complex)
+    k = complex(k_start)
+    for i, m in enumerate(mu):
+        for _ in range(60):
+            r = lam / (lam + k)
+            step = (k - m - k * r.sum() / N) / (1 - (r * r).sum() / N)
+            k -= step
+            if abs(step) <= 1e-13 * abs(k):
+                break
+        out[i] = k
+    return out
+
+
+def flow_spectral_measure(lam, tw, N: float, nx: int = 600, eta: float = 0.02):
+    """Deterministic equivalent of the measure ν = Σ_j (a_j²) δ(g − g_j) of the feature Gram G = FΛFᵀ/N
+    weighted by the target, a = Uᵀc (c = FΛw/√N): cᵀ(G + μ)⁻¹c ≈ h(μ) = Σ_k λ_k² w_k²/(λ_k + κ(μ)),
+    κ(μ) − μ = (κ/N)Σλ/(λ+κ) [Bach23; BAP24 §3 (the same resolvent)]. The density is recovered by
+    Stieltjes inversion, ν(x) = |Im h(−x(1 + iη))|/π on a log grid of nx points (η: relative smoothing).
+    Returns (x [nx], density [nx])."""
+    lam, tw = np.asarray(lam, float), np.asarray(tw, float)
+    x = np.geomspace(1e-6 * lam[-1], 4 * lam.max(), nx)[::-1]     # descending: continuation
+    k0 = float(solve_kappa(lam, N)[0])
+    kk = _kappa_complex(lam, N, -x * (1 + 1j * eta), k0 + 4 * lam.max() + 1e-3j)
+    h = (tw[None] * lam[None] / (lam[None] + kk[:, None])).sum(1)
+    return x[::-1], (np.abs(h.imag) / np.pi)[::-1]
+
+
+def gradient_flow_loss(lam, tw, N, t, lr: float | None = None, nx: int = 600):
+    """Population loss of gradient flow on N linear features at P = ∞ (φ = Fx/√N, F_ij ~ N(0, 1)),
+    averaged over F [BAP24 §3–4, P = ∞ case]:
+
+        L(t) = L_∞(N) + ∫ ν(g) e^(−2gt)/g dg,
+
+    ν from `flow_spectral_measure`; it starts at L(0) = wᵀΛw and ends at the projection floor L_∞(N).
+    N = None or ∞: the exact Σ_k λ_k w_k² e^(−2λ_k t) [BAP24 Eq. 6]. With `lr`, discrete GD from v = 0:
+    e^(−2gt) -> (1 − lr g)^(2t). The isolated top eigenvalues fluctuate at O(N^-½) (not in the equivalent):
+    expect a few % at t ≲ 1. Args: t [T] >= 0. Returns [T].
+    """
+    lam, tw = np.asarray(lam, float), np.asarray(tw, float)
+    t = np.atleast_1d(np.asarray(t, float))
+    if np.any(t < 0):
+        raise ValueError("t must be >= 0")
+    if lr is not None and not 0 < lr < 2.0 / (1.5 * lam.max()):
+        raise ValueError(f"GD lr must be in (0, 2/(1.5 λ_max)) (stability with margin for the top feature "
+                         f"eigenvalue), got {lr}")
+    if N is None or not math.isfinite(N):
+        g, nu = lam, tw * lam
+        L_inf = 0.0
+        dec = np.exp(-2.0 * g[None] * t[:, None]) if lr is None else (1 - lr * g[None]) ** (2 * t[:, None])
+        return (nu[None] / g[None] * dec).sum(1)
+    if N >= len(lam):
+        raise ValueError(f"finite-N gradient-flow theory needs N < M, got N={N}, M={len(lam)}")
+    x, dens = flow_spectral_measure(lam, tw, N, nx)
+    L_inf = projection_loss(lam, tw, N)[0]
+    dec = np.exp(-2.0 * x[None] * t[:, None]) if lr is None else (1 - lr * x[None]) ** (2 * t[:, None])
+    S = np.trapezoid(dens[None] * dec / x[None], x, axis=1)
+    # normalise the recovered mass to the exact total h(0) = Σ λ_k² w_k²/(λ_k+κ) (Stieltjes smoothing loses ~1%)
+    h0 = (tw * lam / (lam + solve_kappa(lam, N)[0])).sum()
+    S *= h0 / np.trapezoid(dens / x, x)
+    return L_inf + S
+
+
+# ----------------------------------------------------------------------------- exponents
+def exponent_model(a: float, b: float) -> float:
+    """L ∝ N^(-min(a−1, b)) at P = ∞ [MRS22 Eq. 1.3; BDKLS21 resolution-limited; BAP24 Eq. 9]."""
+    check_ab(a, b)
+    return min(a - 1.0, b)
+
+
+def exponent_data(a: float, b: float) -> float:
+    """L ∝ P^(-min(a−1, 2b)), ridgeless, N = ∞ [BCP20 §4; BAP24 Eq. 9 (saturation at 2b)]."""
+    check_ab(a, b)
+    return min(a - 1.0, 2.0 * b)
+
+
+def exponent_time(a: float, b: float) -> float:
+    """L ∝ t^(-(a−1)/b), gradient flow, N = P = ∞ [BAP24 Eq. 8]."""
+    check_ab(a, b)
+    return (a - 1.0) / b
+
+
+def compute_optimal_exponents(a: float, b: float) -> dict:
+    """C = N·t, P = ∞, m = min(a−1, b) [BAP24 §4.1, Eq. 10]: N* ∝ C^(a−1)/(a−1+bm), t* ∝ C^(bm/(a−1+bm)),
+    L* ∝ C^(−m(a−1)/(a−1+bm)). Returns growth exponents {"N": , "t": , "L": decay rate}."""
+    check_ab(a, b)
+    m = min(a - 1.0, b)
+    den = a - 1.0 + b * m
+    return {"N": (a - 1.0) / den, "t": b * m / den, "L": m * (a - 1.0) / den}
+
+
+def variance_limited_exponent() -> float:
+    """Excess loss over its infinite-size limit ∝ 1/P (fixed N) and ∝ 1/N (fixed P) [BDKLS21 §2.1]."""
+    return 1.0
+
+
+# ----------------------------------------------------------------------------- PLRF (PPXP24)
+def check_plrf(alpha: float, beta: float) -> None:
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    if not 2 * alpha + 2 * beta > 1:
+        raise ValueError(f"PLRF needs 2α + 2β > 1 (finite loss at d = ∞), got 2α+2β = {2 * alpha + 2 * beta:g}")
+
+
+def plrf_to_ab(alpha: float, beta: float) -> tuple[float, float]:
+    """x ~ N(0, diag(j^-2α)), b_j = j^-β  ->  (a, b) = (2α + 2β, 2α): λ_j b_j² = j^-(2α+2β)."""
+    check_plrf(alpha, beta)
+    return 2 * alpha + 2 * beta, 2 * alpha
+
+
+def plrf_phase(alpha: float, beta: float) -> str:
+    """Phase of (α, β) in the PPXP24 diagram (Fig. 2 / Table 2). Boundaries belong to the higher phase
+    in this order: 2β = 1 -> II/IV side, β = α -> III, α = ½ -> above the high-dimensional line.
+
+    Ia: 2β < 1 < 2α.      Ib: 2β < 1, ¼ ≤ α < ½ (PPXP24 prove it for α > ¼; we extend it to α < ¼ as they
+    conjecture).  Ic: 2β ≥ 1, α < ¼.  II: 2α ≥ 1, ½ ≤ β < α.  III: 2α ≥ 1, β ≥ α.
+    IV: 2β ≥ 1, ¼ ≤ α < ½ (PPXP24 split it into IVa/IVb; that split is not implemented here).
+    """
+    check_plrf(alpha, beta)
+    if 2 * beta < 1:
+        return "Ia" if 2 * alpha >= 1 else "Ib"
+    if 2 * alpha >= 1:
+        return "III" if beta >= alpha else "II"
+    return "Ic" if alpha < 0.25 else "IV"
+
+
+def plrf_compute_optimal(alpha: float, beta: float) -> dict:
+    """Compute-optimal exponents d* ∝ f^ξ, P* ∝ f^(−η) [PPXP24 Table 2] where the theory gives them here:
+    Ia: ξ = 1/(2α+1), η = (2α+2β−1)/(2α+1);  II: ξ = β/(α+β), η = (2α+2β−1)/(2(α+β));
+    III: ξ = ½, η = 1 − 1/(4α). Phases Ib, Ic, IV raise: their exponents are not implemented here.
+    Returns {"phase", "xi", "loss"}.
+    """
+    ph = plrf_phase(alpha, beta)
+    s = 2 * alpha + 2 * beta - 1
+    if ph == "Ia":
+        xi, eta = 1 / (2 * alpha + 1), s / (2 * alpha + 1)
+    elif ph == "II":
+        xi, eta = beta / (alpha + beta), s / (2 * (alpha + beta))
+    elif ph == "III":
+        xi, eta = 0.5, 1 - 1 / (4 * alpha)
+    else:
+        raise ValueError(f"(α, β) = ({alpha}, {beta}) is in phase {ph}: compute-optimal exponents are "
+                         "implemented only for phases Ia, II, III (2α > 1)")
+    return {"phase": ph, "xi": xi, "loss": eta}
+
+
+def plrf_lr_bound(lam, B: int) -> float:
+    """Largest stable constant lr of one-pass SGD given the eigenvalues λ_j of K = WᵀDW [PPXP24 Eq. 10]:
+    the Volterra kernel norm Σ_j γλ_j/(2 − γ(B+1)λ_j) must be < 1 (and γ(B+1)λ_max < 2). Bisection."""
+    lam = np.asarray(lam, float)
+    lam = lam[lam > 0]
+    hi = 2.0 / ((B + 1) * lam.max())
+    lo = 0.0
+    for _ in range(200):
+        g = 0.5 * (lo + hi)
+        norm = np.sum(g * lam / (2 - g * (B + 1) * lam))
+        lo, hi = (g, hi) if norm < 1 else (lo, g)
+    return lo
+
+
+def volterra_kernel_norm(lam, lr: float, B: int) -> float:
+    """Σ_j γλ_j/(2 − γ(B+1)λ_j): the constant-lr floor is P_∞/(1 − norm) [PPXP24 Eq. 10]."""
+    lam = np.asarray(lam, float)
+    return float(np.sum(lr * lam / (2 - lr * (B + 1) * lam)))
+
+
+def plrf_resolvent_m(z, lam_bar, d: int, iters: int = 500):
+    """Deterministic equivalent m(z) of PPXP24 Eq. 11: m + (1/d) Σ_j λ̄_j m/(λ̄_j m − z) = 1.
+
+    With W ∈ R^{v×d}, W_ij ~ N(0, 1/d), K = WᵀDW: (1/d) tr (K − z)^(-1) ≈ −m(z)/z (checked against Monte
+    Carlo in the tests). Solved by damped fixed-point iteration m <- 1/(1 + (1/d) Σ λ̄/(λ̄ m − z)),
+    valid for z off the positive real axis (z < 0 or Im z ≠ 0).
+    """
+    lam_bar = np.asarray(lam_bar, float)
+    z = np.asarray(z, complex)
+    if np.any((z.imag == 0) & (z.real >= 0)):
+        raise ValueError("plrf_resolvent_m needs z off [0, ∞) (z < 0 or Im z != 0)")
+    m = np.ones_like(z)
+    for _ in range(iters):
+        new = 1.0 / (1.0 + (lam_bar[None] / (lam_bar[None] * m[..., None] - z[..., None])).sum(-1) / d)
+        m = 0.5 * m + 0.5 * new
+    return m
+
+
+# ----------------------------------------------------------------------------- predictions
+def prediction(kind: str, a: float, b: float) -> Prediction:
+    """Prediction objects for the report rows (kind in model, data, time, variance, N*, t*, L*)."""
+    refs = {
+        "model": (exponent_model, "resolution-limited in N, P = ∞", "MRS22 Eq. 1.3; BAP24 Eq. 9"),
+        "data": (exponent_data, "resolution-limited in P, N = ∞, ridgeless", "BCP20 §4; BAP24 Eq. 9"),
+        "time": (exponent_time, "gradient flow, N = P = ∞", "BAP24 Eq. 8"),
+    }
+    if kind in refs:
+        fn, regime, ref = refs[kind]
+        return Prediction(fn(a, b), regime, (f"a={a:g}, b={b:g}", "M >> sizes"), ref)
+    if kind == "variance":
+        return Prediction(1.0, "variance-limited", ("excess over the infinite-size limit",), "BDKLS21 §2.1")
+    co = compute_optimal_exponents(a, b)
+    key = {"N*": "N", "t*": "t", "L*": "L"}[kind]
+    val = co[key] if key == "L" else -co[key]   # growth exponents are negative decay rates
+    return Prediction(val, "compute-optimal, C = N·t, P = ∞", (f"a={a:g}, b={b:g}",), "BAP24 Eq. 10")
