@@ -17,6 +17,7 @@ import torch
 from kernels import resolve_backend
 
 from .env import device_name, environment
+from .executors import EXECUTORS, get_executor
 from .registry import SCALES, Analysis, ConfigError, Experiment, Record, RunContext, get_experiment
 from .report import build_report, write_report
 from .store import ResultStore, point_key
@@ -106,7 +107,8 @@ def prepare(name: str, scale: str = "default", overrides: Mapping[str, Any] | No
 def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, Any] | None = None,
                    out: str | Path | None = None, device: str | torch.device | None = "auto",
                    dtype: str | torch.dtype | None = None, resume: bool = False, progress: bool = False,
-                   backend: str | None = None, report: bool = True) -> ExperimentResult:
+                   backend: str | None = None, report: bool = True, executor=None,
+                   max_instances_per_batch: int | None = None) -> ExperimentResult:
     """Run (or resume) an experiment, analyse it and write its report.
 
     Args:
@@ -119,10 +121,15 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
             refused so that nothing is overwritten by accident).
         progress: show a tqdm progress bar (stderr).
         backend: kernels backend ("reference" | "triton" | None = auto).
+        executor: "local" (default, in-process) or an executor instance / registered name (see executors.py).
+        max_instances_per_batch: cut planned batches into chunks of at most this many points.
     Returns:
         ExperimentResult with the report dict (report.json schema), analysis, records, counts.
     """
     prep = prepare(name, scale, overrides, device, dtype, backend)
+    if isinstance(executor, str) and executor not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {', '.join(sorted(EXECUTORS))}, got {executor!r}")
+    split_batches([], max_instances_per_batch)  # validates the value
     out_dir = Path(out) if out is not None else Path("runs") / f"{name}-{scale}"
     with ResultStore(out_dir) as store:
         all_keys = [k for b in prep.batches for k, _ in b]
@@ -131,41 +138,53 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
             raise ConfigError(f"{out_dir} already holds {len(have)} finished points of {name}; "
                              "pass --resume (resume=True) to continue, or choose another --out")
         store.set_run(name, scale, dict(overrides or {}), prep.cfg, prep.dtype, prep.device)
-        computed, sim_s = _run_pending(prep, store, have, progress)
+        computed, sim_s, failures = _run_pending(prep, store, have, progress, executor, max_instances_per_batch)
         records = store.records(all_keys)
+    if failures:
+        raise RuntimeError(f"{name}: {len(failures)} batch(es) failed for good (finished points are stored; "
+                           "rerun with --resume):\n" + "\n".join(failures))
     result = _finish(prep, name, scale, records, out_dir, report,
                      timings={"simulate_s": sim_s, "points_computed": computed, "points_reused": len(have)})
     result.computed, result.reused = computed, len(have)
     return result
 
 
-def _run_pending(prep: _Prepared, store: ResultStore, have: set[str], progress: bool) -> tuple[int, float]:
+def split_batches(batches: list[list[tuple[str, dict]]], max_instances: int | None) -> list[list[tuple[str, dict]]]:
+    """Cut every planned batch into chunks of at most `max_instances` points (None: unchanged).
+    Instances are independent, so a chunk gives the same numbers as the whole batch."""
+    if max_instances is None:
+        return batches
+    if max_instances < 1:
+        raise ConfigError(f"max_instances_per_batch must be >= 1, got {max_instances}")
+    return [b[i:i + max_instances] for b in batches for i in range(0, len(b), max_instances)]
+
+
+def _run_pending(prep: _Prepared, store: ResultStore, have: set[str], progress: bool,
+                 executor=None, max_instances: int | None = None) -> tuple[int, float, list[str]]:
+    """Run the batches not yet stored; write each finished batch in one transaction as it arrives.
+    Returns (points computed, summed batch wall time, failure messages of batches that failed for good)."""
     from tqdm.auto import tqdm
 
     total = sum(len(b) for b in prep.batches)
     ctx = RunContext(device=prep.device, dtype=prep.dtype, backend=prep.backend)
     env = environment(prep.device)
-    computed, sim_s = 0, 0.0
+    pending = [[(k, p) for k, p in b if k not in have] for b in split_batches(prep.batches, max_instances)]
+    pending = [b for b in pending if b]
+    computed, sim_s, failures = 0, 0.0, []
     with tqdm(total=total, initial=len(have), disable=not progress, desc=prep.exp.name, unit="pt",
               dynamic_ncols=True, leave=False) as bar:
-        for batch in prep.batches:
-            pending = [(k, p) for k, p in batch if k not in have]
-            if not pending:
+        for res in get_executor(executor).map_batches(prep.exp, prep.cfg, [[p for _, p in b] for b in pending], ctx):
+            batch = pending[res.index]
+            if res.error is not None:
+                failures.append(f"batch {res.index} ({len(batch)} points, first {batch[0][1]}): {res.error}")
                 continue
-            t0 = time.perf_counter()
-            metrics = prep.exp.run_batch(prep.cfg, [p for _, p in pending], ctx)
-            if prep.device.type == "cuda":
-                torch.cuda.synchronize(prep.device)
-            wall = time.perf_counter() - t0
-            if len(metrics) != len(pending):
-                raise RuntimeError(f"{prep.exp.name}.run_batch returned {len(metrics)} results for {len(pending)} points")
             store.write_batch(prep.exp.name, prep.cfg, prep.dtype,
-                              [(k, p, m) for (k, p), m in zip(pending, metrics)],
-                              device=env["device"], backend=prep.backend, versions=env["versions"], wall_s=wall)
-            computed += len(pending)
-            sim_s += wall
-            bar.update(len(pending))
-    return computed, sim_s
+                              [(k, p, m) for (k, p), m in zip(batch, res.metrics)],
+                              device=env["device"], backend=prep.backend, versions=env["versions"], wall_s=res.wall_s)
+            computed += len(batch)
+            sim_s += res.wall_s
+            bar.update(len(batch))
+    return computed, sim_s, failures
 
 
 def _finish(prep: _Prepared, name: str, scale: str, records: list[Record], out_dir: Path, write: bool,

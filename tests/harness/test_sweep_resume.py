@@ -75,3 +75,13 @@ def test_bad_input_is_refused_before_any_work(tmp_path, kwargs, match):
     with pytest.raises(ConfigError, match=match):
         run_experiment(**args)
     assert not (tmp_path / "x").exists()
+
+
+def test_max_instances_per_batch_splits_without_changing_numbers(tmp_path):
+    whole = run_experiment("synthetic.power_law", "smoke", out=tmp_path / "w", device="cpu")
+    split = run_experiment("synthetic.power_law", "smoke", out=tmp_path / "s", device="cpu", max_instances_per_batch=3)
+    assert [r.metrics for r in split.records] == [r.metrics for r in whole.records]
+    with pytest.raises(ConfigError, match="max_instances_per_batch must be >= 1"):
+        run_experiment("synthetic.power_law", "smoke", out=tmp_path / "z", device="cpu", max_instances_per_batch=0)
+    with pytest.raises(ConfigError, match="executor must be one of"):
+        run_experiment("synthetic.power_law", "smoke", out=tmp_path / "z", device="cpu", executor="slurm")
