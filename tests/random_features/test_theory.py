@@ -1,0 +1,196 @@
+"""Theory of the random-feature family: Monte-Carlo agreement, hypothesis properties, refusals."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from simulators.random_features import model as mdl, theory as th
+from simulators.random_features.config import ModelLimitedConfig, PLRFCurvesConfig, TimeConfig
+
+A, B, M = 2.0, 1.5, 1280
+LAM, TW = th.spectrum(M, B), th.task_power(M, A)
+
+
+def _mc(fn, n_seeds=6):
+    return float(np.exp(np.mean(np.log(fn(list(range(n_seeds)))))))
+
+
+# ----------------------------------------------------------------------------- deterministic equivalents vs MC
+@pytest.mark.parametrize("N", [48, 96])
+def test_projection_equivalent_matches_monte_carlo(N):
+    lam, w = mdl.latent_problem(M, A, B)
+    y0 = float((lam * w * w).sum())
+    F = mdl.draw_features(list(range(6)), N, M, dtype=torch.float64, device="cpu")
+    sim = mdl.projection_loss(*mdl.population_moments(F, lam, w), y0).numpy()
+    assert abs(np.exp(np.log(sim).mean()) / th.projection_loss(LAM, TW, N)[0] - 1) < 0.05
+
+
+@pytest.mark.parametrize("P,ridge", [(64, 0.0), (64, 1e-3), (128, 0.0)])
+def test_ridge_equivalent_matches_monte_carlo(P, ridge):
+    lam, w = mdl.latent_problem(M, A, B)
+    X = mdl.draw_latents(list(range(8)), P, lam)
+    sim = mdl.latent_loss(mdl.ridge_solve(X, X @ w, ridge), lam, w).numpy()
+    assert abs(sim.mean() / th.ridge_test_error(LAM, TW, P, ridge)[1][0] - 1) < 0.08
+
+
+def test_gradient_flow_equivalent_matches_monte_carlo_and_endpoints():
+    lam, w = mdl.latent_problem(M, A, B)
+    y0 = float((lam * w * w).sum())
+    N, t = 96, np.geomspace(1, 1e5, 9)
+    F = mdl.draw_features(list(range(6)), N, M, dtype=torch.float64, device="cpu")
+    G, c = mdl.population_moments(F, lam, w)
+    L, L_inf = mdl.flow_losses(G, c, y0, np.concatenate([[0.0], t, [1e12]]))
+    # the weighting-bug guard: L(0) = wᵀΛw exactly, L(∞) = the projection floor
+    assert torch.allclose(L[:, 0], torch.full_like(L[:, 0], y0), rtol=1e-9)
+    assert torch.allclose(L[:, -1], mdl.projection_loss(G, c, y0), rtol=1e-6)
+    thy = th.gradient_flow_loss(LAM, TW, N, t)
+    assert abs(th.gradient_flow_loss(LAM, TW, N, [0.0])[0] / y0 - 1) < 1e-9
+    assert np.median(np.abs(L[:, 1:-1].mean(0).numpy() / thy - 1)) < 0.08
+
+
+def test_discrete_gd_eigen_solution_matches_time_stepping():
+    lam, w = mdl.latent_problem(256, A, B)
+    y0 = float((lam * w * w).sum())
+    F = mdl.draw_features([0, 1], 24, 256, dtype=torch.float64, device="cpu")
+    G, c = mdl.population_moments(F, lam, w)
+    ref = mdl.gd_reference(G, c, y0, 50, 0.5)
+    fast, _ = mdl.flow_losses(G, c, y0, np.arange(51), lr=0.5)
+    assert torch.allclose(ref, fast, rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValueError, match="stability"):
+        mdl.flow_losses(G, c, y0, [1.0], lr=10.0)
+
+
+def test_mrs_formula_matches_monte_carlo_away_from_peak():
+    a = b = 1.5
+    lam, w = mdl.latent_problem(1024, a, b)
+    lamn, tw = th.spectrum(1024, b), th.task_power(1024, a)
+    for N, P in [(16, 128), (128, 16)]:
+        F = mdl.draw_features(list(range(6)), N, 1024, dtype=torch.float64, device="cpu")
+        X = mdl.draw_latents(list(range(6)), P, lam)
+        v = mdl.ridge_solve(mdl.featurize(X, F), X @ w)
+        sim = mdl.latent_loss(torch.einsum("enm,en->em", F, v) / math.sqrt(N), lam, w).numpy()
+        assert abs(np.exp(np.log(sim).mean()) / th.mrs_loss(lamn, tw, N, P) - 1) < 0.2
+
+
+def test_nonlinear_closed_form_kernels_match_monte_carlo():
+    lam, w = mdl.latent_problem(64, A, B)
+    F = mdl.draw_features([3], 5, 64, dtype=torch.float64, device="cpu")
+    X = mdl.draw_latents([3], 200_000, lam, role=99)
+    for act in ("relu", "erf"):
+        G, c = mdl.population_moments(F, lam, w, act)
+        Phi = mdl.featurize(X, F, act)
+        G_mc, c_mc = Phi.transpose(1, 2) @ Phi / X.shape[1], torch.einsum("epn,ep->en", Phi, X @ w) / X.shape[1]
+        assert torch.allclose(G, G_mc, atol=0.02 * float(G.abs().max()))
+        assert torch.allclose(c, c_mc, atol=0.02 * float(c.abs().max()))
+
+
+def test_plrf_resolvent_equivalent_matches_monte_carlo():
+    d, v, alpha = 128, 512, 0.8
+    lam_bar = np.arange(1, v + 1) ** (-2 * alpha)
+    D, _ = mdl.plrf_problem(v, alpha, 0.5)
+    W = mdl.plrf_features([0, 1, 2], [d] * 3, v, dtype=torch.float64, device="cpu")
+    K = W.transpose(1, 2) @ (W * D[:, None])
+    for z in (-0.01, -0.001):
+        s_mc = torch.linalg.inv(K - z * torch.eye(d, dtype=K.dtype)).diagonal(dim1=1, dim2=2).sum(-1).mean() / d
+        m = th.plrf_resolvent_m(np.array([z]), lam_bar, d)[0]
+        assert abs((-m / z).real / float(s_mc) - 1) < 0.03
+
+
+def test_volterra_matches_averaged_sgd():
+    alpha, beta, v, d = 1.0, 0.7, 256, 32
+    D, b = mdl.plrf_problem(v, alpha, beta)
+    seeds = list(range(48))
+    W = mdl.plrf_features([0] * len(seeds), [d] * len(seeds), v, dtype=torch.float64, device="cpu")  # one W
+    lam, rho, pinf = mdl.plrf_volterra_inputs(W[:1], D, b, [d])
+    cps = [0, 1, 3, 10, 30, 100, 300]
+    S = mdl.plrf_sgd(W, D, b, seeds, 0.3, 2, cps)       # 48 independent data streams, same features
+    V = mdl.plrf_volterra(lam, rho, pinf, 0.3, 2, cps)[0]
+    se = S.std(0) / math.sqrt(len(seeds))
+    assert torch.all((S.mean(0) - V).abs() <= 4 * se + 1e-12)
+    # negative control: a wrong noise term (B -> 1 in the Volterra) is detected at this precision
+    V_wrong = mdl.plrf_volterra(lam, rho, pinf, 0.3 * 2, 1, cps)[0]
+    assert torch.any((S.mean(0) - V_wrong).abs() > 4 * se)
+
+
+# ----------------------------------------------------------------------------- hypothesis properties
+ab = st.tuples(st.floats(1.1, 4.0), st.floats(0.3, 3.0))
+
+
+@given(ab, st.integers(4, 200))
+def test_losses_decrease_in_N_and_P(p, n):
+    a, b = p
+    lam, tw = th.spectrum(512, b), th.task_power(512, a)
+    assert th.projection_loss(lam, tw, n + 1)[0] < th.projection_loss(lam, tw, n)[0]
+    e = th.ridge_test_error(lam, tw, np.array([n, n + 8]))[1]
+    assert e[1] < e[0]
+
+
+@given(ab)
+def test_limits(p):
+    a, b = p
+    lam, tw = th.spectrum(256, b), th.task_power(256, a)
+    assert th.projection_loss(lam, tw, 1e-6)[0] == pytest.approx(tw.sum(), rel=1e-4)      # nothing resolved
+    assert th.solve_kappa(lam, 256)[0] == 0.0                                              # N >= M resolves all
+    assert th.gradient_flow_loss(lam, tw, None, [0.0])[0] == pytest.approx(tw.sum(), rel=1e-12)
+
+
+@given(ab)
+def test_exponents_continuous_and_consistent(p):
+    a, b = p
+    co = th.compute_optimal_exponents(a, b)
+    assert co["N"] + co["t"] == pytest.approx(1.0)                       # C = N·t
+    assert co["L"] == pytest.approx(th.exponent_model(a, b) * co["N"])   # L* = N*^-model exponent
+    eps = 1e-7                                                           # continuity across a − 1 = b
+    assert abs(th.exponent_model(b + 1 + eps, b) - th.exponent_model(b + 1 - eps, b)) < 1e-6
+
+
+@given(st.floats(0.55, 2.0), st.floats(0.55, 2.0))
+def test_plrf_exponents_continuous_across_phase_boundaries(alpha, x):
+    f = th.plrf_compute_optimal
+    e = 1e-7
+    # Ia | II at 2β = 1
+    lo, hi = f(alpha, 0.5 - e), f(alpha, 0.5 + e)
+    assert abs(lo["xi"] - hi["xi"]) < 1e-5 and abs(lo["loss"] - hi["loss"]) < 1e-5
+    # II | III at β = α
+    lo, hi = f(alpha, alpha - e), f(alpha, alpha + e)
+    assert abs(lo["xi"] - hi["xi"]) < 1e-5 and abs(lo["loss"] - hi["loss"]) < 1e-5
+
+
+@given(st.floats(0.01, 2.0), st.floats(-0.4, 2.0))
+def test_phase_classifier_total_and_consistent_on_boundaries(alpha, beta):
+    if 2 * alpha + 2 * beta <= 1:
+        with pytest.raises(ValueError, match="2α \\+ 2β > 1"):
+            th.plrf_phase(alpha, beta)
+        return
+    ph = th.plrf_phase(alpha, beta)
+    assert ph in {"Ia", "Ib", "Ic", "II", "III", "IV"}
+    assert (ph in {"Ia", "Ib"}) == (2 * beta < 1)
+    assert (ph in {"Ia", "II", "III"}) == (2 * alpha >= 1)
+    # boundaries belong to a definite side, deterministically
+    assert th.plrf_phase(0.8, 0.5) == "II" and th.plrf_phase(0.8, 0.8) == "III" and th.plrf_phase(0.5, 0.7) == "III"
+
+
+def test_plrf_exponents_refused_where_not_given():
+    with pytest.raises(ValueError, match="phase IV"):
+        th.plrf_compute_optimal(0.4, 0.8)
+
+
+# ----------------------------------------------------------------------------- refusals
+@pytest.mark.parametrize("kw,msg", [(dict(a=1.0), "a must be > 1"), (dict(b=0.0), "b must be > 0"),
+                                    (dict(M=100), "M must be >= 10 x"), (dict(seeds=1), "seeds")])
+def test_invalid_rf_config_refused(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        ModelLimitedConfig(**kw)
+
+
+def test_invalid_plrf_config_refused():
+    with pytest.raises(ValueError, match="2α \\+ 2β > 1"):
+        PLRFCurvesConfig(alpha=0.3, beta=0.1)
+    with pytest.raises(ValueError, match="stability bound"):
+        PLRFCurvesConfig(lr=5.0)
+    with pytest.raises(ValueError, match="a must be > 1"):
+        th.exponent_model(1.0, 1.0)
+    with pytest.raises(ValueError, match="t_max"):
+        TimeConfig(t_max=1)
