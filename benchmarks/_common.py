@@ -59,3 +59,32 @@ def write_rows(name: str, rows: list[dict]) -> Path:
         for r in rows:
             f.write(json.dumps({**r, "env": info}) + "\n")
     return path
+
+
+# ----------------------------------------------------------------------------- machine limits
+def bmm_peak(E: int, M: int, K: int, N: int, dtype=torch.float32, device=None, min_time: float = 0.3) -> dict:
+    """Same-run `torch.bmm` throughput at these shapes: the "physical limit" a family's hot step is held to."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    a = torch.randn(E, M, K, dtype=dtype, device=device)
+    b = torch.randn(E, K, N, dtype=dtype, device=device)
+    t = time_fn(lambda: torch.bmm(a, b), min_time=min_time)
+    return {"bmm_peak_gflops": 2.0 * E * M * K * N / t["time_s"] / 1e9, "bmm_peak_shape": [E, M, K, N]}
+
+
+def copy_bandwidth(n_bytes: int, device=None, min_time: float = 0.3) -> dict:
+    """Same-run `copy_` bandwidth (read + write bytes per second) for memory-bound steps."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    n = max(int(n_bytes) // 4, 1)
+    src = torch.randn(n, device=device)
+    dst = torch.empty_like(src)
+    t = time_fn(lambda: dst.copy_(src), min_time=min_time)
+    return {"copy_gbytes_per_s": 2.0 * n * 4 / t["time_s"] / 1e9}
+
+
+def peak_memory_bytes(device=None) -> int:
+    """CUDA max allocated on GPU; the process's peak RSS on CPU (Linux ru_maxrss is in KiB)."""
+    if (device or ("cuda" if torch.cuda.is_available() else "cpu")) != "cpu" and torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated())
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

@@ -102,6 +102,9 @@ def _build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("reproduce", help="every registered experiment, one summary table")
     common(rp, False)
     rp.add_argument("--only", default=None, help="comma-separated name prefixes to include")
+    b = sub.add_parser("bench", help="the benchmark suite (same as python -m benchmarks)")
+    b.add_argument("--size", choices=("tiny", "full"), default="full")
+    b.add_argument("--only", default=None, help="comma-separated benchmark names")
     return p
 
 
@@ -170,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.cmd == "report":
             return _cmd_report(args)
+        if args.cmd == "bench":
+            from benchmarks.suite import main as bench_main
+
+            return bench_main(["--size", args.size] + (["--only", args.only] if args.only else []))
         return _cmd_reproduce(args)
     except (UserError, ConfigError) as e:
         # Raised only by validation (config __post_init__, device, dtype, backend, run dir), which all

@@ -1,0 +1,86 @@
+"""The benchmark suite: run every `benchmarks/bench_*.py`, write one JSON and one markdown table.
+
+`python -m benchmarks [--size tiny|full] [--only NAME,...]` or `toyscale bench`. Output:
+`benchmarks/results/<date>-<device>.json` (rows + environment) and `.md` (the table for the README).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from ._common import RESULTS_DIR, env_info
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def discover() -> list[str]:
+    return sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
+
+
+def run_suite(size: str = "full", only: list[str] | None = None, out_dir: Path = RESULTS_DIR) -> tuple[Path, Path]:
+    names = [n for n in discover() if not only or any(n.endswith(o) or n == o for o in only)]
+    if not names:
+        raise ValueError(f"--only {only} matches no benchmark; known: {', '.join(discover())}")
+    rows, timings = [], {}
+    for name in names:
+        t0 = time.perf_counter()
+        mod = importlib.import_module(f"benchmarks.{name}")
+        try:
+            rows += mod.run(size)
+        except Exception as e:  # one broken benchmark must not hide the others' numbers; it is reported
+            rows.append({"benchmark": name, "provider": "-", "status": f"error: {type(e).__name__}: {e}"})
+        timings[name] = time.perf_counter() - t0
+    info = env_info()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{_dt.date.today().isoformat()}-{info['device'].split(' (')[0].replace(' ', '_')}"
+    jpath = out_dir / f"{stem}.json"
+    jpath.write_text(json.dumps({"size": size, "env": info, "wall_s": timings, "rows": rows}, indent=1, default=str))
+    mpath = out_dir / f"{stem}.md"
+    mpath.write_text(markdown_table(rows, info, size))
+    return jpath, mpath
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+COLUMNS = ("benchmark", "provider", "config", "time_s", "models_steps_per_s", "gflops", "speedup",
+           "fraction_of_peak", "status")
+
+
+def markdown_table(rows: list[dict], info: dict, size: str) -> str:
+    extra = sorted({k for r in rows for k in r} - set(COLUMNS) - {"env", "time_q20_s", "time_q80_s", "reps"})
+    cols = list(COLUMNS) + extra
+    cols = [c for c in cols if any(c in r for r in rows)]
+    lines = [f"Benchmarks ({size}) on {info['device']}, torch {info['versions']['torch']}, {info['timestamp']}", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    p.add_argument("--size", choices=("tiny", "full"), default="full")
+    p.add_argument("--only", default=None, help="comma-separated benchmark names (e.g. superposition,lottery)")
+    a = p.parse_args(argv)
+    try:
+        jpath, mpath = run_suite(a.size, a.only.split(",") if a.only else None)
+    except ValueError as e:
+        print(f"benchmarks: error: {e}", file=sys.stderr)
+        return 2
+    print(mpath.read_text())
+    print(f"written: {jpath}\n         {mpath}")
+    return 0
