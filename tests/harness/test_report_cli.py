@@ -78,3 +78,11 @@ def test_console_script_runs(tmp_path):
     p = subprocess.run(cmd + ["run", "synthetic.power_law", "--scale", "smoke", "--out", str(tmp_path / "r"),
                               "--set", "exponent=-2"], capture_output=True, text=True, env=os.environ)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "exponent must be in (0, 10]" in p.stderr
+
+
+def test_reproduce_writes_index_report(tmp_path, capsys):
+    assert main(["reproduce", "--scale", "smoke", "--only", "synthetic", "--out", str(tmp_path), "--no-progress"]) == 0
+    index = (tmp_path / "report.md").read_text()
+    assert "synthetic.power_law" in index and "comparisons within tolerance" in index
+    assert (tmp_path / "synthetic_power_law" / "report.json").exists()
+    assert main(["reproduce", "--scale", "smoke", "--only", "nothing.like.this", "--out", str(tmp_path)]) == 2
