@@ -107,7 +107,7 @@ def _ml_analyze(cfg, records):
 register(Experiment(
     name="rf.model_limited", description="Model-limited scaling: random-feature projection at P = ∞, L ∝ N^-min(a−1, b)",
     config_cls=ModelLimitedConfig,
-    scales={"smoke": dict(M=1280, Ns=(16, 32, 64, 128), seeds=2, activations=("linear", "relu")),
+    scales={"smoke": dict(M=1280, Ns=(32, 45, 64, 91, 128), seeds=3, activations=("linear", "relu")),
             "default": {}, "paper": dict(M=81920, Ns=tuple(int(x) for x in np.geomspace(64, 8192, 15)), seeds=16)},
     plan=_ml_plan, run_batch=_ml_run, analyze=_ml_analyze,
     predictions="L ∝ N^-min(a−1, b) (linear features; ReLU descriptive)", default_dtype=torch.float64))
@@ -318,7 +318,8 @@ def _vl_analyze(cfg, records):
 register(Experiment(
     name="rf.variance_limited", description="Variance-limited scaling (Bahri et al.): excess ∝ 1/N at fixed P and ∝ 1/P at fixed N",
     config_cls=VarianceLimitedConfig,
-    scales={"smoke": dict(M=1024, N_fixed=8, P_fixed=8, sizes=(32, 64, 128, 256), seeds=2), "default": {},
+    scales={"smoke": dict(M=1024, N_fixed=8, P_fixed=8, sizes=(32, 64, 128, 256), seeds=2),
+            "default": dict(M=2048, sizes=(128, 256, 512, 1024)),
             "paper": dict(M=32768, sizes=(256, 512, 1024, 2048, 4096, 8192, 16384), seeds=16)},
     plan=_vl_plan, run_batch=_vl_run, analyze=_vl_analyze,
     predictions="excess ∝ N^-1 and P^-1", default_dtype=torch.float64))

@@ -1,0 +1,107 @@
+"""Simulator invariants (batched == single, determinism, masks) and smoke sim-vs-theory with negative controls."""
+import numpy as np
+import pytest
+import torch
+
+import simulators.harness.registry as registry
+from simulators.harness.compare import Prediction, compare
+from simulators.harness.fit import fit_power_law
+from simulators.harness.registry import RunContext, get_experiment
+from simulators.random_features import model as mdl
+
+CTX = RunContext(dtype=torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def only_this_family(monkeypatch):
+    """Load only this family's experiments (other families' modules may be mid-edit)."""
+    monkeypatch.setattr(registry, "FAMILY_MODULES", ("simulators.random_features.experiments",))
+
+
+def _subset_equals_batch(name, pick):
+    exp = get_experiment(name)
+    cfg = exp.config("smoke")
+    batch = next(b for b in exp.plan(cfg) if len(b) >= 2)
+    full = exp.run_batch(cfg, batch, CTX)
+    one = exp.run_batch(cfg, [batch[pick]], CTX)
+    return full[pick], one[0]
+
+
+@pytest.mark.parametrize("name", ["rf.model_limited", "rf.data_limited", "rf.mrs_grid", "rf.variance_limited",
+                                  "rf.time", "rf.compute_optimal", "plrf.phases"])
+def test_random_features_batched_matches_single(name):
+    full, one = _subset_equals_batch(name, 1)
+    for k in full:
+        np.testing.assert_allclose(np.asarray(full[k]), np.asarray(one[k]), rtol=1e-9, atol=1e-14)
+
+
+def test_plrf_sgd_batched_matches_single_and_padding_is_exact():
+    D, b = mdl.plrf_problem(128, 1.0, 0.7)
+    W = mdl.plrf_features([0, 1, 0], [16, 32, 32], 128, dtype=torch.float64, device="cpu")
+    S = mdl.plrf_sgd(W, D, b, [0, 1, 0], 0.3, 1, [0, 5, 50])
+    W1 = mdl.plrf_features([0], [16], 128, dtype=torch.float64, device="cpu")      # unpadded, alone
+    S1 = mdl.plrf_sgd(W1, D, b, [0], 0.3, 1, [0, 5, 50])
+    torch.testing.assert_close(S[0], S1[0], rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(S[1:2], mdl.plrf_sgd(W[1:2], D, b, [1], 0.3, 1, [0, 5, 50]), rtol=1e-10, atol=1e-14)
+
+
+def test_same_seed_same_numbers():
+    exp = get_experiment("rf.model_limited")
+    cfg = exp.config("smoke")
+    b = exp.plan(cfg)[0]
+    assert exp.run_batch(cfg, b, CTX) == exp.run_batch(cfg, b, CTX)
+
+
+def test_ridge_solve_batched_equals_per_instance_lstsq():
+    g = torch.Generator().manual_seed(0)
+    for P, N in [(12, 5), (5, 12)]:
+        Phi = torch.randn(3, P, N, generator=g, dtype=torch.float64)
+        y = torch.randn(3, P, generator=g, dtype=torch.float64)
+        v = mdl.ridge_solve(Phi, y)
+        for e in range(3):
+            torch.testing.assert_close(v[e], torch.linalg.pinv(Phi[e]) @ y[e], rtol=1e-8, atol=1e-10)
+
+
+def test_tanh_features_run():
+    lam, w = mdl.latent_problem(64, 2.0, 1.5)
+    F = mdl.draw_features([0, 1], 8, 64, dtype=torch.float64, device="cpu")
+    G, c = mdl.population_moments(F, lam, w, "tanh", seeds=[0, 1], n_mc=4000)
+    L = mdl.projection_loss(G, c, float((lam * w * w).sum()))
+    assert torch.all(L > 0) and torch.all(L < float((lam * w * w).sum()))
+
+
+def _stat_check(row, shift):
+    """Tolerance from the statistics: 3 bootstrap sd + 0.03 finite-window allowance."""
+    tol = 3 * (row.ci95[1] - row.ci95[0]) / 3.92 + 0.03
+    target = row.theory_window_slope + shift
+    return abs(row.measured_exponent - target) <= tol, tol
+
+
+@pytest.mark.slow
+def test_model_and_time_exponents_match_theory_curve_slope():
+    from simulators.harness import run_experiment
+    overrides = {"rf.model_limited": dict(M=2560, Ns=(32, 45, 64, 91, 128, 181, 256), seeds=6, activations=("linear",)),
+                 "rf.time": {}}
+    for name in ("rf.model_limited", "rf.time"):
+        exp = get_experiment(name)
+        cfg = exp.config("smoke", overrides[name])
+        recs = []
+        from simulators.harness.registry import Record
+        for batch in exp.plan(cfg):
+            for p, m in zip(batch, exp.run_batch(cfg, batch, CTX)):
+                recs.append(Record(key="", point=p, metrics=m))
+        row = exp.analyze(cfg, recs).rows[0]
+        ok, tol = _stat_check(row, 0.0)
+        assert ok, (name, row.measured_exponent, row.theory_window_slope, tol)
+        # negative control: a theory slope shifted by 3 tolerances must fail
+        assert not _stat_check(row, 3 * tol)[0]
+
+
+@pytest.mark.slow
+def test_end_to_end_runner_smoke(tmp_path):
+    from simulators.harness import run_experiment
+    res = run_experiment("plrf.loss_curves", "smoke", out=tmp_path / "lc", device="cpu")
+    rows = res.report["rows"]
+    assert len(rows) == 2 and all(r["theory_window_slope"] is not None for r in rows)
+    res = run_experiment("plrf.phases", "smoke", out=tmp_path / "ph", device="cpu")
+    assert any(f.endswith("plrf_phase_diagram.png") for f in res.figures)
