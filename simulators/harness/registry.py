@@ -22,6 +22,10 @@ The contract (all functions pure; no prints):
   `compare.compare`. `records` are `Record`s for the planned points.
 - `figures(cfg, records, analysis, outdir) -> list[str]` (optional): extra PNGs beyond the
   per-row log-log plots that `report.py` draws for every comparison.
+- `instance_bytes(cfg) -> int` (optional): peak device bytes of ONE instance of the largest point of
+  the sweep (parameters, gradients, optimizer state, activations of one step). On CUDA the runner then
+  cuts batches to at most ~80% of free device memory / instance_bytes (`--max-instances-per-batch`
+  overrides it).
 """
 from __future__ import annotations
 
@@ -90,6 +94,7 @@ class Experiment:
     predictions: str = ""                     # one line for `toyscale list`
     default_dtype: torch.dtype = torch.float32
     figures: Callable[..., list[str]] | None = None
+    instance_bytes: Callable[[Any], int] | None = None
 
     def __post_init__(self):
         missing = [s for s in SCALES if s not in self.scales]
@@ -129,7 +134,7 @@ def load_all() -> None:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:  # a family not written yet; anything else is a real error
             if not (e.name and mod.startswith(e.name)):
-                raise
+                raise ImportError(f"family module {mod} failed to import: {e}") from e
 
 
 def get_experiment(name: str) -> Experiment:

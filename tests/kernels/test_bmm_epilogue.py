@@ -13,8 +13,8 @@ RTOL = {torch.float32: 2e-5, torch.float64: 1e-12}
 
 def rel_rms(x, ref):
     """FLA get_err_ratio: ||x - ref|| / ||ref|| (0 when both are zero)."""
-    den = ref.double().norm()
-    err = (x.double() - ref.double()).norm()
+    x, ref = x.detach().double(), ref.detach().double()
+    den, err = ref.norm(), (x - ref).norm()
     return float(err / den) if den > 0 else float(err)
 
 
