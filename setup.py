@@ -20,6 +20,7 @@ setup(
     extras_require={
         "gpu": ["triton>=3.0"],
         "dev": ["pytest>=7", "hypothesis>=6.80", "nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.25"],
+        "ray": ["ray>=2.9"],                 # --executor ray (docs/ray.md)
     },
     entry_points={"console_scripts": ["toyscale=simulators.harness.cli:main"]},
 )

@@ -93,6 +93,12 @@ def _build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", default=None, help="run directory")
         sp.add_argument("--resume", action="store_true", help="continue a run dir that holds results")
         sp.add_argument("--no-progress", action="store_true")
+        sp.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where batches run: in-process (default) or as Ray tasks (docs/ray.md)")
+        sp.add_argument("--ray-address", default=None, help="Ray cluster to join (default: RAY_ADDRESS or local)")
+        sp.add_argument("--gpus-per-task", type=float, default=None, help="GPUs per Ray task on CUDA runs (default 1)")
+        sp.add_argument("--max-instances-per-batch", type=int, default=None,
+                        help="cut batches to at most this many instances (default: fit device memory)")
 
     r = sub.add_parser("run", help="run, fit, compare and report one experiment")
     r.add_argument("experiment")
@@ -116,13 +122,25 @@ def _cmd_list() -> int:
     return 0
 
 
+def _executor(a):
+    """The executor the flags ask for (built once, so `reproduce` reuses one Ray connection)."""
+    if a.executor == "local":
+        if a.ray_address is not None or a.gpus_per_task is not None:
+            raise UserError("--ray-address and --gpus-per-task need --executor ray")
+        return "local"
+    from .executors import get_executor
+
+    return get_executor("ray", address=a.ray_address, gpus_per_task=a.gpus_per_task)
+
+
 def _cmd_run(a) -> int:
     from .report import format_table
     from .runner import run_experiment
 
     overrides = parse_overrides(a.experiment, a.scale, a.overrides, a.seeds)
     res = run_experiment(a.experiment, a.scale, overrides, out=a.out, device=a.device, dtype=a.dtype,
-                         resume=a.resume, progress=not a.no_progress, backend=a.backend)
+                         resume=a.resume, progress=not a.no_progress, backend=a.backend,
+                         executor=_executor(a), max_instances_per_batch=a.max_instances_per_batch)
     print(format_table(res.report["rows"]))
     for n in res.report["notes"]:
         print(f"- {n}")
@@ -152,10 +170,12 @@ def _cmd_reproduce(a) -> int:
     out = Path(a.out or f"runs/reproduce-{a.scale}")
     for e in exps:  # validate everything before any work
         prepare(e.name, a.scale, {}, a.device, a.dtype, a.backend)
+    executor = _executor(a)
     reports = []
     for e in tqdm(exps, desc="reproduce", unit="exp", disable=a.no_progress):
         res = run_experiment(e.name, a.scale, {}, out=out / slug(e.name), device=a.device, dtype=a.dtype,
-                             resume=a.resume, progress=not a.no_progress, backend=a.backend)
+                             resume=a.resume, progress=not a.no_progress, backend=a.backend,
+                             executor=executor, max_instances_per_batch=a.max_instances_per_batch)
         reports.append(res.report)
     path = write_index(out, reports, a.scale)
     rows = [{**r, "experiment": rep["experiment"]} for rep in reports for r in rep["rows"]]

@@ -22,6 +22,7 @@ class BatchResult:
     metrics: list[dict] | None               # one dict per point, or None on failure
     wall_s: float
     error: str | None = None                 # set when the batch failed for good
+    device: str | None = None                # where it ran, if not the driver's device (remote executors)
 
 
 def run_one_batch(exp: Experiment, cfg: Any, points: Sequence[dict], ctx: RunContext) -> tuple[list[dict], float]:
@@ -49,7 +50,14 @@ class LocalExecutor:
             yield BatchResult(i, metrics, wall)
 
 
-EXECUTORS = {"local": LocalExecutor}
+def _ray_executor(**options):
+    """Lazy factory: `ray` is an optional extra, imported only when this executor is asked for."""
+    from .ray_executor import RayExecutor
+
+    return RayExecutor(**options)
+
+
+EXECUTORS = {"local": LocalExecutor, "ray": _ray_executor}
 
 
 def get_executor(name: str | object | None, **options) -> Any:

@@ -122,14 +122,18 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
         progress: show a tqdm progress bar (stderr).
         backend: kernels backend ("reference" | "triton" | None = auto).
         executor: "local" (default, in-process) or an executor instance / registered name (see executors.py).
-        max_instances_per_batch: cut planned batches into chunks of at most this many points.
+        max_instances_per_batch: cut planned batches into chunks of at most this many points (None: on
+            CUDA, the memory cap from the experiment's `instance_bytes` hook if it has one; else unchanged).
     Returns:
         ExperimentResult with the report dict (report.json schema), analysis, records, counts.
     """
     prep = prepare(name, scale, overrides, device, dtype, backend)
     if isinstance(executor, str) and executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(sorted(EXECUTORS))}, got {executor!r}")
+    executor = get_executor(executor)  # before any work: e.g. "ray" without ray installed is a ConfigError
     split_batches([], max_instances_per_batch)  # validates the value
+    if max_instances_per_batch is None:
+        max_instances_per_batch = memory_cap(prep.exp, prep.cfg, prep.device)
     out_dir = Path(out) if out is not None else Path("runs") / f"{name}-{scale}"
     with ResultStore(out_dir) as store:
         all_keys = [k for b in prep.batches for k, _ in b]
@@ -159,6 +163,22 @@ def split_batches(batches: list[list[tuple[str, dict]]], max_instances: int | No
     return [b[i:i + max_instances] for b in batches for i in range(0, len(b), max_instances)]
 
 
+MEMORY_FRACTION = 0.8   # of the free device memory a batch may plan to use (the rest: allocator slack, CUDA context)
+
+
+def memory_cap(exp: Experiment, cfg: Any, device: torch.device) -> int | None:
+    """Most instances per batch that fit MEMORY_FRACTION of the free memory of `device`, from the
+    experiment's `instance_bytes(cfg)` hook; None (no cap) on CPU or without the hook. With a remote
+    executor the driver's device stands for the workers' (same GPU model assumed)."""
+    if device.type != "cuda" or exp.instance_bytes is None:
+        return None
+    per = int(exp.instance_bytes(cfg))
+    if per < 1:
+        raise RuntimeError(f"{exp.name}.instance_bytes returned {per}; expected bytes >= 1")
+    free, _total = torch.cuda.mem_get_info(device)
+    return max(1, int(MEMORY_FRACTION * free) // per)
+
+
 def _run_pending(prep: _Prepared, store: ResultStore, have: set[str], progress: bool,
                  executor=None, max_instances: int | None = None) -> tuple[int, float, list[str]]:
     """Run the batches not yet stored; write each finished batch in one transaction as it arrives.
@@ -180,7 +200,7 @@ def _run_pending(prep: _Prepared, store: ResultStore, have: set[str], progress: 
                 continue
             store.write_batch(prep.exp.name, prep.cfg, prep.dtype,
                               [(k, p, m) for (k, p), m in zip(batch, res.metrics)],
-                              device=env["device"], backend=prep.backend, versions=env["versions"], wall_s=res.wall_s)
+                              device=res.device or env["device"], backend=prep.backend, versions=env["versions"], wall_s=res.wall_s)
             computed += len(batch)
             sim_s += res.wall_s
             bar.update(len(batch))
