@@ -59,7 +59,7 @@ class DataConfig:
     N: int = 100_000
     N_finite: int = 4000
     M: int = 5
-    T_values: tuple[int, ...] = tuple(2 ** k for k in range(4, 21))
+    T_values: tuple[int, ...] = tuple(2 ** k for k in range(4, 19))
     T_max_finite: int = 2 ** 14
     d_finite: int = 2048
     seeds: int = 10
