@@ -1,0 +1,176 @@
+"""Simulator invariants of the superposition family: sampler statistics, the decay rules, fused gradients
+vs autograd, batched == single, masked padding, bad config."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from simulators._batch import instance_generator
+from simulators.superposition import SuperpositionConfig, model as M, theory as T
+
+
+def _gens(n_streams, seed=0):
+    return [instance_generator(seed + s, 2, 7) for s in range(n_streams)]
+
+
+# --------------------------------------------------------------------------- sampler
+@pytest.mark.parametrize("law", ["power:1.2", "exp:4", "linear"])
+def test_sampler_frequencies_and_moments_match(law):
+    """Per-feature activation rates match p_i (z-scores), E v = 1, E v² = 4/3, within sampling error."""
+    n, B, steps = 64, 512, 200
+    p = torch.tensor(T.frequencies(n, law))[None]
+    gens = _gens(1)
+    counts = torch.zeros(n, dtype=torch.float64)
+    vals = []
+    for _ in range(steps):
+        x = M.sample_active(p, B, gens, dtype=torch.float64)
+        assert len(torch.unique(x.sample * n + x.feature)) == len(x.feature)   # no duplicate (b, i)
+        counts += torch.bincount(x.feature, minlength=n).double()
+        vals.append(x.value)
+    N = steps * B
+    pi = p[0]
+    ok = pi > 0
+    z = (counts[ok] / N - pi[ok]) / torch.sqrt(pi[ok] * (1 - pi[ok]) / N)
+    chi2 = float((z ** 2).sum())
+    dof = int(ok.sum())
+    assert chi2 < dof + 5 * math.sqrt(2 * dof), f"chi2 {chi2:.1f} for {dof} dof"   # ~5 sd of chi2
+    assert counts[~ok].sum() == 0
+    v = torch.cat(vals)
+    se1, se2 = math.sqrt(1 / 3 / len(v)), math.sqrt((16 / 5 - 16 / 9) / len(v))  # sd of v, v²
+    assert abs(float(v.mean()) - 1.0) < 5 * se1
+    assert abs(float((v * v).mean()) - 4 / 3) < 5 * se2
+    assert float(v.min()) >= 0 and float(v.max()) <= 2
+
+
+def test_sampler_dense_fallback_is_exact_in_distribution():
+    """With a margin too small to cover the batch, every short feature is redrawn densely: rates still match."""
+    n, B, steps = 16, 256, 300
+    p = torch.tensor(T.frequencies(n, "power:0.5"))[None]
+    gens = _gens(1)
+    counts = torch.zeros(n, dtype=torch.float64)
+    for _ in range(steps):
+        x = M.sample_active(p, B, gens, dtype=torch.float64, margin_fn=lambda bp: torch.full_like(bp, 2).long())
+        counts += torch.bincount(x.feature, minlength=n).double()
+    N = steps * B
+    z = (counts / N - p[0]) / torch.sqrt(p[0] * (1 - p[0]) / N)
+    assert float((z ** 2).sum()) < n + 5 * math.sqrt(2 * n)
+
+
+def test_sampler_streams_are_independent_of_batch_mates():
+    p = torch.tensor(np.stack([T.frequencies(32, "power:1.2"), T.frequencies(32, "exp:4")]))
+    both = M.sample_active(p, 64, [instance_generator(3, 2, 1), instance_generator(4, 2, 1)])
+    alone = M.sample_active(p[1:], 64, [instance_generator(4, 2, 1)])
+    sel = both.stream == 1
+    assert torch.equal(both.sample[sel], alone.sample) and torch.equal(both.feature[sel], alone.feature)
+    assert torch.equal(both.value[sel], alone.value)
+
+
+# --------------------------------------------------------------------------- decay rules
+def _model(instances, n=16, dtype=torch.float64):
+    return M.BatchedModel(instances, M.TrainSpec(n=n, batch=8, steps=10), "cpu", dtype)
+
+
+def test_negative_decay_pulls_row_norms_to_one_and_never_diverges():
+    """γ < 0 alone (zero gradient): every row norm moves monotonically to 1, from above and below."""
+    mod = _model([dict(m=4, gamma=-1.0, law="power:1.2", seed=0)])
+    scales = torch.logspace(-2, 2, 16, dtype=torch.float64)
+    mod.W[0] = mod.W[0] / torch.linalg.vector_norm(mod.W[0], dim=1, keepdim=True) * scales[:, None]
+    zero_W, zero_b = torch.zeros_like(mod.W), torch.zeros_like(mod.b)
+    prev = torch.abs(scales - 1)
+    for _ in range(400):
+        M.adamw_step(mod, zero_W, zero_b, lr_mult=25.0)       # lr·|γ| = 0.5 per step at m = 4 (lr_W ≈ 0.024)
+        norms = torch.linalg.vector_norm(mod.W[0], dim=1)
+        assert torch.all(torch.isfinite(norms)) and float(norms.max()) <= 100.0
+        dev = torch.abs(norms - 1)
+        assert torch.all(dev <= prev + 1e-12)
+        prev = dev
+    assert float(prev.max()) < 1e-6
+    # the wrong rule (multiply by 1 + lr|γ|) would have grown the largest row by (1.5)^400
+
+
+def test_positive_decay_is_multiplicative():
+    mod = _model([dict(m=4, gamma=0.5, law="power:1.2", seed=0)])
+    W0 = mod.W.clone()
+    M.adamw_step(mod, torch.zeros_like(mod.W), torch.zeros_like(mod.b), lr_mult=1.0)
+    lr = M.learning_rates(4, "large_run")[0]
+    torch.testing.assert_close(mod.W, W0 * (1 - lr * 0.5), rtol=1e-14, atol=0)
+
+
+# --------------------------------------------------------------------------- gradients, batching
+INSTANCES = [dict(m=m, gamma=g, law=l, seed=s) for m in (3, 5) for g in (-1.0, 0.1)
+             for l in ("power:1.2", "exp:4") for s in (0, 1)]
+
+
+@pytest.mark.parametrize("grouping", ["by_m", "pad"])
+def test_fused_gradients_match_autograd(grouping):
+    n, B = 20, 16
+    sidx, skeys, p = M.streams_of(INSTANCES, n, 0.0)
+    x = M.sample_active(p, B, [instance_generator(s, 2, M._law_key(l)) for s, l in skeys], dtype=torch.float64)
+    for g in M.group_instances(INSTANCES, grouping):
+        insts = [INSTANCES[e] for e in g]
+        mod = _model(insts, n=n)
+        ist = torch.tensor([sidx[e] for e in g])
+        loss, dW, db = M._fused_loss_grads(mod.W.clone(), mod.b.clone(), mod.mask, x, ist, B, "reference")
+        W, b = mod.W.clone().requires_grad_(), mod.b.clone().requires_grad_()
+        ref = M.loss_autograd(W, b, mod.mask, x.dense(len(skeys), B, n)[ist])
+        ref.sum().backward()
+        torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(dW, W.grad, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(db, b.grad, rtol=1e-12, atol=1e-14)
+        assert torch.all(dW * (1 - mod.mask[:, None, :]) == 0)
+
+
+@pytest.mark.parametrize("grouping", ["by_m", "pad"])
+def test_superposition_batched_matches_single(grouping):
+    """Instance i trained in a batch of mixed widths, decays, laws and seeds = instance i trained alone."""
+    spec = M.TrainSpec(n=24, batch=32, steps=40)
+    mods, groups, loss, _ = M.train(INSTANCES, spec, dtype=torch.float64, grouping=grouping)
+    for i in (0, 5, len(INSTANCES) - 1):
+        gi = next(k for k, g in enumerate(groups) if i in g)
+        row = groups[gi].index(i)
+        m = INSTANCES[i]["m"]
+        smods, _, sloss, _ = M.train([INSTANCES[i]], spec, dtype=torch.float64)
+        torch.testing.assert_close(mods[gi].W[row, :, :m], smods[0].W[0], rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(mods[gi].b[row], smods[0].b[0], rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(loss[i], sloss[0], rtol=1e-9, atol=1e-12)
+        assert torch.all(mods[gi].W[row, :, m:] == 0)                      # padded columns stay exactly zero
+
+
+def test_same_seed_same_numbers_and_seed_changes_them():
+    spec = M.TrainSpec(n=16, batch=16, steps=10)
+    a = M.simulate(INSTANCES[:2], spec)
+    b = M.simulate(INSTANCES[:2], spec)
+    assert a == b
+    c = M.simulate([dict(INSTANCES[0], seed=9)], spec)
+    assert c[0]["loss"] != a[0]["loss"]
+
+
+def test_schedule_warmup_and_cosine_floor():
+    steps = 1000
+    f = [M.lr_factor(s, steps) for s in range(steps)]
+    assert f[0] == pytest.approx(1 / 100) and f[99] == pytest.approx(1.0)
+    assert f[-1] == pytest.approx(0.05) and min(f[100:]) >= 0.05 - 1e-12
+    assert all(a >= b - 1e-12 for a, b in zip(f[99:], f[100:]))
+
+
+def test_measure_geometry_on_known_frames():
+    """Orthonormal rows: overlap 0, D_i = 1; n unit rows of an equiangular-ish random frame: overlap ≈ Welch."""
+    W = torch.zeros(1, 6, 4, dtype=torch.float64)
+    W[0, :4] = torch.eye(4)
+    g = M.measure_geometry(W, torch.ones(1, 4))[0]
+    assert g["n_represented"] == 4 and g["frac_half"] == pytest.approx(4 / 6) and g["frac_strong"] == 0
+    assert g["overlap_msq"] == pytest.approx(0.0, abs=1e-15) and g["dim_mean"] == pytest.approx(1.0)
+    # two antipodal unit rows in 1-D: cos² = 1, D = 1/2 (Elhage: a pair sharing one dimension)
+    W2 = torch.tensor([[[1.0], [-1.0]]], dtype=torch.float64)
+    g2 = M.measure_geometry(W2, torch.ones(1, 1))[0]
+    assert g2["overlap_msq"] == pytest.approx(1.0) and g2["dim_mean"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("field,value", [("n", 4), ("widths", (8, 4)), ("widths", (4, 600)), ("gammas", ()),
+                                         ("laws", ("zipf:1",)), ("laws", ("power:x",)), ("density", 1.5),
+                                         ("batch", 0), ("steps", 0), ("lr", "fast"), ("grouping", "loop"),
+                                         ("fit_min_m", 1000), ("seeds", 0), ("tolerance", -1.0)])
+def test_bad_config_raises_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field.rstrip("s") if field in ("laws",) else field):
+        SuperpositionConfig(**{field: value})

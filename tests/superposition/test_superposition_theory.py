@@ -1,0 +1,98 @@
+"""Hypothesis properties of the superposition theory (limits, monotonicity, special cases, regimes)."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from simulators.superposition import theory as T
+
+a_weak = st.floats(1.3, 3.0)
+laws = st.one_of(st.floats(0.0, 3.0).map(lambda a: f"power:{a:.3f}"),
+                 st.floats(0.5, 20.0).map(lambda k: f"exp:{k:.3f}"), st.just("linear"))
+
+
+@given(n=st.integers(2, 3000), law=laws, s=st.floats(0.0, 1.0))
+def test_frequencies_are_a_decreasing_distribution(n, law, s):
+    p = T.frequencies(n, law, s)
+    assert np.all(p >= 0) and np.all(p <= 1) and np.all(np.diff(p) <= 1e-15)
+    if s == 0:
+        assert p.sum() == pytest.approx(1.0, rel=1e-12)
+    else:
+        assert p[0] == pytest.approx(min(1.0, T.frequencies(n, law)[0] * (1 + s * (1 / T.frequencies(n, law)[0] - 1))))
+
+
+def test_density_one_turns_the_first_feature_always_on():
+    assert T.frequencies(100, "power:1.2", 1.0)[0] == pytest.approx(1.0)
+
+
+@given(n=st.integers(20, 2000), law=laws)
+def test_weak_loss_decreases_in_m_and_matches_its_endpoints(n, law):
+    m = np.arange(1, n)
+    L = T.predicted_loss_weak(n, m, law)
+    assert np.all(np.diff(L) <= 1e-18) and np.all(L >= 0)
+    p = T.frequencies(n, law)
+    assert L[-1] == pytest.approx((4 / 3 * p[-1] - p[-1] ** 2) / n, abs=1e-18)
+    assert T.no_representation_loss(n, law) == pytest.approx(float(np.sum(4 / 3 * p - p ** 2)) / n)
+
+
+@given(a=st.floats(1.5, 3.0))
+def test_weak_finite_n_slope_tends_to_a_minus_1(a):
+    """n → ∞ limit: slope of the finite-n curve over m in [100, 1000] at n = 10^6 is a − 1 within 0.03."""
+    m = np.geomspace(100, 1000, 6).astype(int)
+    slope = T.fitted_slope(m, T.predicted_loss_weak(10 ** 6, m, f"power:{a}"))
+    assert slope == pytest.approx(a - 1, abs=0.03)
+    assert T.predicted_exponent_weak(f"power:{a}").value == pytest.approx(a - 1)
+
+
+def test_weak_finite_n_steepening_matches_issue_number():
+    """At n = 1000, a = 1.25 the slope over m = 10..100 is ≈ 0.43, not 0.25 (finite-n steepening)."""
+    m = np.arange(10, 101, 10)
+    assert T.fitted_slope(m, T.predicted_loss_weak(1000, m, "power:1.25")) == pytest.approx(0.43, abs=0.02)
+
+
+@given(a=st.floats(0.0, 1.0))
+def test_weak_exponent_raises_outside_regime(a):
+    with pytest.raises(ValueError, match="a > 1"):
+        T.predicted_exponent_weak(f"power:{a}")
+
+
+@given(m=st.integers(1, 500), extra=st.integers(1, 10 ** 6))
+def test_welch_bound_limits(m, extra):
+    k = m + extra
+    w = float(T.welch_bound(k, m))
+    assert 0 < w <= 1 / m
+    assert float(T.welch_bound(10 ** 12, m)) == pytest.approx(1 / m, rel=1e-6)     # k → ∞: 1/m
+    assert float(T.welch_bound(max(2, m), m)) == 0.0 if m >= 2 else True          # k <= m: orthogonal
+
+
+@given(a=st.floats(0.0, 3.0))
+def test_strong_exponent_is_max_of_1_and_2_a_minus_1(a):
+    pred = T.predicted_exponent_strong(f"power:{a}")
+    assert pred.value == pytest.approx(max(1.0, 2 * (a - 1)))
+    assert ("2(a − 1)" in pred.regime) == (2 * (a - 1) > 1)
+
+
+@given(law=st.one_of(st.just("linear"), st.floats(0.5, 20).map(lambda k: f"exp:{k}")))
+def test_strong_exponent_is_one_for_flat_laws(law):
+    assert T.predicted_exponent_strong(law).value == 1.0
+
+
+def test_regime_dispatch_and_gamma_zero_raises():
+    assert T.predicted_exponent("power:2", 0.1).value == pytest.approx(1.0)
+    assert T.predicted_exponent("power:2", -1.0).value == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="γ = 0"):
+        T.predicted_exponent("power:2", 0.0)
+
+
+@given(c=st.floats(1e-3, 1e3), a=a_weak)
+def test_fitted_slope_is_scale_invariant(c, a):
+    m = np.array([4, 8, 16, 32])
+    L = T.predicted_loss_weak(256, m, f"power:{a}")
+    assert T.fitted_slope(m, c * L) == pytest.approx(T.fitted_slope(m, L), abs=1e-9)
+
+
+@pytest.mark.parametrize("bad", ["zipf:1", "power", "power:-1", "exp:0", "linear:2", "power:abc"])
+def test_bad_law_raises(bad):
+    with pytest.raises(ValueError, match="law"):
+        T.parse_law(bad)
