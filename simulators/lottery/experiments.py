@@ -409,8 +409,9 @@ def analyze_recipe(cfg: RecipeConfig, records) -> Analysis:
         lb = ov.get("optimizer") == "lbfgs"
         widths, seeds = (cfg.lbfgs_widths, cfg.lbfgs_seeds) if lb else (cfg.widths, cfg.seeds)
         y = _matrix(widths, seeds, records, recipe=name)
-        entry = {"recipe": name, "median MSE at min N": float(np.nanmedian(y[:, 0])),
-                 "median MSE at max N": float(np.nanmedian(y[:, -1]))}
+        entry = {"recipe": name, "widths": f"{widths[0]}…{widths[-1]}", "median MSE at min N": float(np.nanmedian(y[:, 0])),
+                 "median MSE at max N": float(np.nanmedian(y[:, -1])), "exponent": float("nan"),
+                 "ci_lo": float("nan"), "ci_hi": float("nan"), "within ±0.15 of 1": False}
         if np.isfinite(y).all() and (y > 0).all() and len(widths) >= 2:
             fit = fit_power_law(widths, y, window="all", agg="median")
             rows.append(compare(fit, ens, quantity=f"test MSE (median), recipe {name}", axis="width N",

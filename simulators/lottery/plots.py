@@ -88,7 +88,7 @@ def plot_tickets(table: Sequence[dict], path: str | Path) -> str:
 def plot_recipe_map(table: Sequence[dict], path: str | Path) -> str:
     """Fitted exponent (with CI) per recipe against the 1 ± 0.15 band."""
     plt = _plt()
-    rows = [t for t in table if "exponent" in t]
+    rows = [t for t in table if np.isfinite(t.get("exponent", float("nan")))]
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.5))
     y = np.arange(len(rows))
     e = np.array([t["exponent"] for t in rows])
