@@ -192,3 +192,33 @@ def test_memory_cap_fits_instances_in_free_device_memory(monkeypatch):
     assert memory_cap(exp, cfg, torch.device("cuda")) == 80               # 0.8 * free / per-instance bytes
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10, 20))
     assert memory_cap(exp, cfg, torch.device("cuda")) == 1                # never below one instance
+
+
+def test_ray_task_resources_follow_the_device():
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'toyscale[ray]'); CI installs it")
+    import torch
+
+    from simulators.harness.ray_executor import RayExecutor
+    from simulators.harness.registry import RunContext
+
+    cuda, cpu = RunContext(device=torch.device("cuda", 1)), RunContext(device=torch.device("cpu"))
+    assert RayExecutor().resources(cuda) == {"num_gpus": 1, "num_cpus": 1}
+    assert RayExecutor(gpus_per_task=0.5, cpus_per_task=4).resources(cuda) == {"num_gpus": 0.5, "num_cpus": 4}
+    assert RayExecutor().resources(cpu) == {"num_gpus": 0, "num_cpus": 1}
+    with pytest.raises(ConfigError, match="needs a CUDA run"):
+        RayExecutor(gpus_per_task=1).resources(cpu)
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_ray_executor_on_cuda_one_gpu_per_task_memory_capped(ray_local, local_run, tmp_path, replaced_run_batch):
+    from simulators.harness.ray_executor import RayExecutor
+
+    (tmp_path / "calls").mkdir()
+    register(dataclasses.replace(syn.EXPERIMENT, run_batch=counting(syn.run_batch, tmp_path / "calls"),
+                                 instance_bytes=lambda cfg: 10**15))          # memory cap: 1 instance per batch
+    res = run_experiment("synthetic.power_law", "smoke", out=tmp_path / "r", device="cuda",
+                         executor=RayExecutor(gpus_per_task=1))
+    assert [r.metrics for r in res.records] == [r.metrics for r in local_run.records]
+    assert all(not r.device.startswith("cpu") for r in res.records)
+    assert len(calls_by_seed(tmp_path / "calls")) == N_SEEDS * N_SIZES          # one task per instance
