@@ -121,6 +121,22 @@ def test_ray_persistent_exception_is_reported_and_finished_batches_stored(ray_lo
 
 
 @pytest.mark.slow
+def test_ray_worker_dying_beyond_max_retries_is_a_failed_batch(ray_local, tmp_path, replaced_run_batch):
+    from simulators.harness.ray_executor import RayExecutor
+
+    def always_dies_for_seed_3(cfg, points, ctx):
+        if points[0]["seed"] == 3:
+            os._exit(1)
+        return syn.run_batch(cfg, points, ctx)
+
+    replaced_run_batch(always_dies_for_seed_3)
+    with pytest.raises(RuntimeError, match=r"(?s)1 batch\(es\) failed for good.*'seed': 3.*max_retries=0"):
+        run_experiment("synthetic.power_law", "smoke", out=tmp_path / "r", device="cpu",
+                       executor=RayExecutor(max_retries=0))
+    assert stored_count(tmp_path / "r") == (N_SEEDS - 1) * N_SIZES
+
+
+@pytest.mark.slow
 def test_interrupted_ray_sweep_resumes_without_recomputing(ray_local, local_run, tmp_path, replaced_run_batch):
     from simulators.harness.ray_executor import RayExecutor
 
