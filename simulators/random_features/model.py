@@ -55,6 +55,16 @@ def featurize(X: torch.Tensor, F: torch.Tensor, activation: str = "linear", back
     return Z / math.sqrt(F.shape[1])
 
 
+def antithetic_features(F: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """The antithetic partner of F given the data: F' = F(2QQᵀ − I), Q [E, M, P] an orthonormal basis of the
+    span of the P latents X [E, P, M]. F' has the same N(0, 1) law as F (a reflection), the same training
+    features X F'ᵀ = X Fᵀ, and flips the component of every feature orthogonal to the data, so the ridgeless
+    predictor's deviation from its N = ∞ limit changes sign: (L(F) + L(F'))/2 − L(∞) = ‖θ_N − θ_∞‖²_Λ.
+    Args: F [E, N, M], X [E, P, M]. Returns [E, N, M]."""
+    Q, _ = torch.linalg.qr(X.transpose(1, 2))                          # [E, M, P]
+    return 2 * (F @ Q) @ Q.transpose(1, 2) - F
+
+
 def population_moments(F, lam, w, activation="linear", *, seeds=None, n_mc: int = 0, backend=None):
     """G = E[φφᵀ] [E, N, N], c = E[φ y] [E, N] for the noise-free teacher, in closed form.
 

@@ -224,6 +224,53 @@ def variance_limited_exponent() -> float:
     return 1.0
 
 
+def variance_excess_given_data(X, w, lam, N: int) -> float:
+    """E_F[L(N, P)] − L(∞, P) for ridgeless regression on N linear Gaussian features, GIVEN the data X [P, M]
+    (our derivation, exact; the variance-limited 1/N law of BDKLS21 §2.1 with its prefactor):
+
+        = ‖θ_∞‖² · tr(Λ Π⊥) / (N − P − 1),   θ_∞ = Xᵀ(XXᵀ)⁻¹y (min-norm on the latents), Π⊥ = I − Π_X.
+
+    Proof sketch: with Xᵀ = QR, G = FQ and F_⊥ = F(I − QQᵀ) are independent; the min-norm predictor is
+    θ_N = θ_∞ + Π⊥ F_⊥ᵀ G (GᵀG)⁻¹ u, u = R⁻ᵀy (‖u‖ = ‖θ_∞‖): given G the deviation is N(0, uᵀ(GᵀG)⁻¹u · Π⊥),
+    and E[(GᵀG)⁻¹] = I/(N − P − 1) (inverse-Wishart mean). The per-draw excess has a
+    zero-mean term −2(w − θ_∞)ᵀΛ(θ_N − θ_∞) of size N^-½ that dominates the N^-1 mean: measure the mean.
+    Args: X [P, M] latents (x ~ N(0, Λ)), w [M] teacher, lam [M]; N > P + 1. Returns a float.
+    """
+    X, w, lam = (np.asarray(z, float) for z in (X, w, lam))
+    P = X.shape[0]
+    if not N > P + 1:
+        raise ValueError(f"variance-limited excess in N needs N > P + 1 (inverse-Wishart mean), got N={N}, P={P}")
+    Q, _ = np.linalg.qr(X.T)                                   # [M, P]
+    theta = Q @ (Q.T @ w)                                      # min-norm interpolant = projection of w
+    tr_perp = lam.sum() - ((Q ** 2) * lam[:, None]).sum()
+    return float(theta @ theta * tr_perp / (N - P - 1))
+
+
+def variance_limited_excess(lam, tw, axis: str, fixed: int, sizes):
+    """Expected excess loss over the infinite-size limit in the variance-limited regime, linear features:
+
+    axis "N" (P = fixed samples, ridgeless, N > P + 1):  P κ_P Σ_k λ_k w_k²/(λ_k + κ_P) / (N − P − 1),
+        κ_P from Σ λ/(λ+κ) = P: the exact feature average of `variance_excess_given_data` with the data part
+        replaced by its deterministic equivalent ‖θ_∞‖² ≈ Σ w²λ/(λ+κ), tr(ΛΠ⊥) ≈ Pκ [BCP20 Eq. 4; Bach23].
+        For a = b (MRS) it equals MRS22's E(P)·P/(N − P); for a ≠ b MRS's base E(P) is not the prefactor.
+    axis "P" (N = fixed features, P > N + 1):  L_∞(N) · N/(P − N − 1): Gaussian-design least squares with
+        the projection residual as independent noise (exact given F), L_∞(N) from `projection_loss`.
+    Both ∝ size^-1 asymptotically [BDKLS21 §2.1]. Returns [K] for sizes [K].
+    """
+    lam, tw = np.asarray(lam, float), np.asarray(tw, float)
+    x = np.atleast_1d(np.asarray(sizes, float))
+    if axis not in ("N", "P"):
+        raise ValueError(f"axis must be 'N' or 'P', got {axis!r}")
+    if np.any(x <= fixed + 1):
+        raise ValueError(f"variance-limited excess needs size > fixed + 1 = {fixed + 1}, got {x.min():g}")
+    if axis == "N":
+        if fixed >= len(lam):
+            raise ValueError(f"axis N needs P < M, got P={fixed}, M={len(lam)}")
+        k = float(solve_kappa(lam, fixed)[0])
+        return fixed * k * (tw / (lam + k)).sum() / (x - fixed - 1)
+    return projection_loss(lam, tw, fixed)[0] * fixed / (x - fixed - 1)
+
+
 # ----------------------------------------------------------------------------- PLRF (PPXP24)
 def check_plrf(alpha: float, beta: float) -> None:
     if not alpha > 0:

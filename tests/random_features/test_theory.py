@@ -194,3 +194,60 @@ def test_invalid_plrf_config_refused():
         th.exponent_model(1.0, 1.0)
     with pytest.raises(ValueError, match="t_max"):
         TimeConfig(t_max=1)
+
+
+# ----------------------------------------------------------------------------- variance-limited (fixed P, N -> ∞)
+def _vl_problem(P=8, m=256, seed=0):
+    lam, w = mdl.latent_problem(m, A, B)
+    X = mdl.draw_latents([seed], P, lam)                                   # [1, P, m]
+    return lam, w, X
+
+
+def _rf_latent_loss(F, X, lam, w):
+    N = F.shape[1]
+    v = mdl.ridge_solve(mdl.featurize(X, F), X @ w)
+    theta = torch.einsum("enm,en->em", F, v) / math.sqrt(N)
+    return mdl.latent_loss(theta, lam, w), theta
+
+
+def test_antithetic_pair_keeps_training_features_and_cancels_first_order_term():
+    lam, w, X = _vl_problem()
+    F = mdl.draw_features([0, 1, 2], 40, 256, dtype=torch.float64, device="cpu")
+    X3 = X.expand(3, -1, -1)
+    F2 = mdl.antithetic_features(F, X3)
+    torch.testing.assert_close(mdl.featurize(X3, F2), mdl.featurize(X3, F), rtol=1e-10, atol=1e-12)
+    L1, t1 = _rf_latent_loss(F, X3, lam, w)
+    L2, t2 = _rf_latent_loss(F2, X3, lam, w)
+    t_inf = mdl.ridge_solve(X3, X3 @ w)
+    L_inf = mdl.latent_loss(t_inf, lam, w)
+    torch.testing.assert_close(0.5 * (L1 + L2) - L_inf, (((t1 - t_inf) ** 2) * lam).sum(-1), rtol=1e-8, atol=1e-12)
+    torch.testing.assert_close(t1 + t2, 2 * t_inf, rtol=1e-8, atol=1e-10)
+
+
+def test_variance_excess_given_data_matches_feature_average():
+    """E_F[L(N)] − L(∞) = ‖θ_∞‖² tr(ΛΠ⊥)/(N − P − 1) for fixed data; 300 antithetic feature pairs."""
+    lam, w, X = _vl_problem()
+    N, E = 48, 300
+    F = mdl.draw_features(list(range(E)), N, 256, dtype=torch.float64, device="cpu")
+    XE = X.expand(E, -1, -1)
+    L1, _ = _rf_latent_loss(F, XE, lam, w)
+    L2, _ = _rf_latent_loss(mdl.antithetic_features(F, XE), XE, lam, w)
+    L_inf = float(mdl.latent_loss(mdl.ridge_solve(X, X @ w), lam, w)[0])
+    exc = (0.5 * (L1 + L2) - L_inf).numpy()
+    se = exc.std(ddof=1) / math.sqrt(E)
+    exact = th.variance_excess_given_data(X[0].numpy(), w.numpy(), lam.numpy(), N)
+    assert abs(exc.mean() - exact) <= 4 * se, (exc.mean(), exact, se)
+    # negative control: the same law with N^-½ in place of (N − P − 1)^-1 is rejected
+    wrong = exact * (N - 8 - 1) / math.sqrt(N)
+    assert abs(exc.mean() - wrong) > 4 * se
+
+
+def test_variance_limited_equivalent_matches_monte_carlo_over_data():
+    lam, w = mdl.latent_problem(M, A, B)
+    for P in (16, 48):
+        vals = [th.variance_excess_given_data(mdl.draw_latents([s], P, lam)[0].numpy(), w.numpy(), lam.numpy(), 10 * P)
+                for s in range(24)]
+        de = th.variance_limited_excess(LAM, TW, "N", P, [10 * P])[0]
+        assert abs(np.mean(vals) / de - 1) < 0.06, (P, np.mean(vals), de)
+    with pytest.raises(ValueError, match="size > fixed"):
+        th.variance_limited_excess(LAM, TW, "N", 16, [17])
