@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import statistics
 import time
 from pathlib import Path
@@ -27,6 +28,11 @@ def env_info() -> dict:
     from simulators.harness.env import environment
 
     return environment(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def device_slug(device: str) -> str:
+    """"cpu (x86_64, 2 threads)" -> "cpu"; "NVIDIA H100 80GB HBM3" -> "NVIDIA_H100_80GB_HBM3"."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", device.split(" (")[0]).strip("_")
 
 
 def time_fn(fn: Callable[[], object], *, min_time: float = 0.5, warmup: int = 1, max_reps: int = 1000) -> dict:
@@ -53,8 +59,7 @@ def write_rows(name: str, rows: list[dict]) -> Path:
     """Append rows (stamped with env_info) to benchmarks/results/<date>-<device>-<name>.jsonl."""
     info = env_info()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    dev = info["device"].replace(" ", "_").replace("/", "_")
-    path = RESULTS_DIR / f"{_dt.date.today().isoformat()}-{dev}-{name}.jsonl"
+    path = RESULTS_DIR / f"{_dt.date.today().isoformat()}-{device_slug(info['device'])}-{name}.jsonl"
     with path.open("a") as f:
         for r in rows:
             f.write(json.dumps({**r, "env": info}) + "\n")

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import RESULTS_DIR, env_info
+from ._common import RESULTS_DIR, device_slug, env_info
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -37,7 +37,7 @@ def run_suite(size: str = "full", only: list[str] | None = None, out_dir: Path =
         timings[name] = time.perf_counter() - t0
     info = env_info()
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{_dt.date.today().isoformat()}-{info['device'].split(' (')[0].replace(' ', '_')}"
+    stem = f"{_dt.date.today().isoformat()}-{device_slug(info['device'])}"
     jpath = out_dir / f"{stem}.json"
     jpath.write_text(json.dumps({"size": size, "env": info, "wall_s": timings, "rows": rows}, indent=1, default=str))
     mpath = out_dir / f"{stem}.md"
