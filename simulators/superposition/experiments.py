@@ -133,7 +133,8 @@ def analyze_strong(cfg: SuperpositionConfig, records) -> Analysis:
             an.rows.append(compare(
                 fit, pred, quantity=f"loss_sum ({law}, γ={gamma:g})", axis="width m", tolerance=cfg.tolerance,
                 theory_curve=(x, _anchored(x, fit, pred.value)),
-                note=(f"branch: {pred.regime}; at m={big['m']}: ‖W_i‖>1/2 fraction {big['frac_half']:.2f}, "
+                note=(f"branch: {pred.regime}; finite-n Welch curve (n−m)/(m(n−1)) has slope "
+                      f"{window_slope(x, theory.welch_bound(cfg.n, x), fit.window):.3f} over the window; at m={big['m']}: ‖W_i‖>1/2 fraction {big['frac_half']:.2f}, "
                       f"‖W_i‖>1 fraction {big['frac_strong']:.2f}, overlap²·m {big['overlap_msq_x_m']:.2f}")))
             an.notes.append(f"{law}, γ={gamma:g}: " + _step_note(cfg, records, law, gamma, fit))
     an.notes.append(
@@ -308,8 +309,8 @@ STRONG = register(Experiment(
     config_cls=SuperpositionConfig,
     scales={
         "smoke": dict(_SMOKE, gammas=(-1.0,), laws=("power:1.2",)),
-        "default": dict(n=512, widths=(4, 8, 16, 32, 64), gammas=(-1.0,), batch=256, steps=3000, seeds=3,
-                        laws=("power:1.2", "exp:4", "power:1.5", "exp:10.24"), fit_min_m=8),
+        "default": dict(n=512, widths=(4, 8, 16, 32, 64), gammas=(-1.0,), batch=256, steps=2000, seeds=3,
+                        laws=("power:1.2", "exp:4", "power:1.5", "exp:10.24"), fit_min_m=4),
         "paper": dict(n=10240, widths=(8, 16, 32, 64, 128, 256, 512, 1024), gammas=(-1.0,), batch=8192,
                       steps=40000, seeds=3, laws=("power:1.2", "exp:10.24", "linear"), fit_min_m=32),
     },
@@ -323,7 +324,7 @@ WEAK = register(Experiment(
     config_cls=SuperpositionConfig,
     scales={
         "smoke": dict(_SMOKE, gammas=(0.1,), laws=("power:2.0",)),
-        "default": dict(n=256, widths=(4, 8, 16, 32, 64), gammas=(0.1,), batch=256, steps=3000, seeds=3,
+        "default": dict(n=256, widths=(4, 8, 16, 32, 64), gammas=(0.1,), batch=256, steps=4000, seeds=3,
                         laws=("power:1.5", "power:2.0"), fit_min_m=4),
         "paper": dict(n=1000, widths=(10, 16, 25, 40, 63, 100), gammas=(0.1,), batch=2048, steps=20000,
                       lr="0.01", seeds=3, laws=("power:1.25", "power:1.5", "power:2.0"), fit_min_m=10),
@@ -337,8 +338,8 @@ PHASE = register(Experiment(
     description="(γ, a) phase diagram of the fitted exponent and the represented fraction",
     config_cls=SuperpositionConfig,
     scales={
-        "smoke": dict(_SMOKE, gammas=(-1.0, 0.1), laws=("power:1.2", "power:2.0"), seeds=1),
-        "default": dict(n=256, widths=(8, 16, 32), gammas=(-1.0, 0.0, 0.1, 1.0), batch=256, steps=1500,
+        "smoke": dict(_SMOKE, gammas=(-1.0, 1.0), laws=("power:1.2", "power:2.0"), seeds=1),
+        "default": dict(n=256, widths=(8, 16, 32), gammas=(-1.0, 0.1, 1.0), batch=256, steps=1000,
                         seeds=2, laws=("power:0.8", "power:1.2", "power:1.6", "power:2.0"), fit_min_m=8,
                         tolerance=0.2, log_points=0),
         "paper": dict(n=1000, widths=(10, 16, 25, 40, 63, 100), gammas=(-1.0, -0.3, 0.0, 0.1, 0.3, 1.0),
@@ -356,7 +357,7 @@ GEOMETRY = register(Experiment(
     config_cls=SuperpositionConfig,
     scales={
         "smoke": dict(_SMOKE, gammas=(-1.0,), laws=("exp:4",)),
-        "default": dict(n=256, widths=(8, 16, 32, 64), gammas=(-1.0, 0.1), batch=256, steps=1500, seeds=2,
+        "default": dict(n=256, widths=(8, 16, 32), gammas=(-1.0, 0.1), batch=256, steps=1000, seeds=2,
                         laws=("exp:4",), fit_min_m=8, log_points=0),
         "paper": dict(n=10240, widths=(8, 16, 32, 64, 128, 256, 512, 1024), gammas=(-1.0, 0.1), batch=8192,
                       steps=40000, seeds=3, laws=("exp:10.24",), fit_min_m=8),
