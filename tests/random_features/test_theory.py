@@ -251,3 +251,20 @@ def test_variance_limited_equivalent_matches_monte_carlo_over_data():
         assert abs(np.mean(vals) / de - 1) < 0.06, (P, np.mean(vals), de)
     with pytest.raises(ValueError, match="size > fixed"):
         th.variance_limited_excess(LAM, TW, "N", 16, [17])
+
+
+def test_plrf_loss_equivalent_matches_mean_volterra_over_feature_draws():
+    """W-free deterministic equivalent vs the exact Volterra loss averaged over 12 feature draws."""
+    alpha, beta, v, ds = 1.0, 0.7, 512, [32, 128]
+    lr = 0.5 * th.plrf_lr_bound([j ** (-2 * alpha) for j in range(1, 129)], 1)
+    cps = mdl.log_checkpoints(20000, 12)
+    de = th.plrf_loss_equivalent(alpha, beta, v, ds, lr, 1, cps)
+    D, b = mdl.plrf_problem(v, alpha, beta)
+    for k, d in enumerate(ds):
+        W = mdl.plrf_features(list(range(12)), [d] * 12, v, dtype=torch.float64, device="cpu")
+        V = mdl.plrf_volterra(*mdl.plrf_volterra_inputs(W, D, b, [d] * 12), lr, 1, cps).numpy()
+        ratio = de[k] / V.mean(0)
+        assert np.all(np.abs(ratio - 1) < 0.12), (d, ratio)
+        # negative control: the equivalent of a different target exponent fails the same criterion
+        wrong = th.plrf_loss_equivalent(alpha, beta + 0.2, v, [d], lr, 1, cps)[0]
+        assert not np.all(np.abs(wrong / V.mean(0) - 1) < 0.12)
