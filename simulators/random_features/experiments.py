@@ -535,7 +535,7 @@ def _plrf_lc_analyze(cfg, records):
 register(Experiment(
     name="plrf.loss_curves", description="PLRF one-pass SGD loss curves vs the exact Volterra equation (Paquette et al.)",
     config_cls=PLRFCurvesConfig,
-    scales={"smoke": dict(v=256, ds=(32, 64), steps=2000, n_checkpoints=20, seeds=4), "default": {},
+    scales={"smoke": dict(v=256, ds=(32, 64), steps=2000, n_checkpoints=20, seeds=4), "default": dict(seeds=16),
             "paper": dict(v=8192, ds=(256, 1024, 2048), steps=10 ** 6, n_checkpoints=80, seeds=16)},
     plan=_plrf_lc_plan, run_batch=_plrf_lc_run, analyze=_plrf_lc_analyze,
     predictions="P(r) ∝ r^-(2α+2β−1)/(2α) before the d-plateau; SGD = Volterra pointwise", default_dtype=torch.float64))
