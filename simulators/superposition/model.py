@@ -200,9 +200,11 @@ def _fused_loss_grads(W, b, mask, x: ActiveBatch, inst_stream, batch, backend):
     loss = (torch.linalg.vector_norm(y, dim=(1, 2)) ** 2 + miss) / (B * n)          # [E]
     scale = 2.0 / (B * n)
     db = y.sum(1) * scale                                                             # [E, n]
-    dW = bmm_epilogue(y.transpose(1, 2), h, None, backend=backend)                   # [E, n, M] = rᵀ h
-    gh = bmm_epilogue(y, W, None, backend=backend)                                    # [E, B, M] = r W
-    dW.view(E * n, M).index_add_(0, row_in, gh.view(E * B, M)[row_h] * val[:, None])
+    # Layouts chosen by measurement (E=3, B=256, n=512, 1 thread): hᵀr [E, M, n] costs 0.11 ms at M=4 vs
+    # 1.43 ms for rᵀh [E, n, M] (MKL is slow on the skinny output); Wᵀrᵀ likewise beats r W.
+    dW = bmm_epilogue(h.transpose(1, 2), y, None, backend=backend).transpose(1, 2).contiguous()  # [E, n, M] = rᵀ h
+    ghT = bmm_epilogue(W.transpose(1, 2), y.transpose(1, 2), None, backend=backend)  # [E, M, B] = (r W)ᵀ
+    dW.view(E * n, M).index_add_(0, row_in, ghT.transpose(1, 2)[e_idx, smp] * val[:, None])
     dW.mul_(mask[:, None, :] * scale)
     return loss, dW, db
 
