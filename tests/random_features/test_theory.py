@@ -253,6 +253,7 @@ def test_variance_limited_equivalent_matches_monte_carlo_over_data():
         th.variance_limited_excess(LAM, TW, "N", 16, [17])
 
 
+@pytest.mark.slow
 def test_plrf_loss_equivalent_matches_mean_volterra_over_feature_draws():
     """W-free deterministic equivalent vs the exact Volterra loss averaged over 12 feature draws."""
     alpha, beta, v, ds = 1.0, 0.7, 512, [32, 128]
