@@ -309,7 +309,7 @@ STRONG = register(Experiment(
     config_cls=SuperpositionConfig,
     scales={
         "smoke": dict(_SMOKE, gammas=(-1.0,), laws=("power:1.2",)),
-        "default": dict(n=512, widths=(4, 8, 16, 32, 64), gammas=(-1.0,), batch=256, steps=2000, seeds=3,
+        "default": dict(n=512, widths=(4, 8, 16, 32, 64), gammas=(-1.0,), batch=256, steps=3000, seeds=3,
                         laws=("power:1.2", "exp:4", "power:1.5", "exp:10.24"), fit_min_m=4),
         "paper": dict(n=10240, widths=(8, 16, 32, 64, 128, 256, 512, 1024), gammas=(-1.0,), batch=8192,
                       steps=40000, seeds=3, laws=("power:1.2", "exp:10.24", "linear"), fit_min_m=32),
