@@ -104,7 +104,7 @@ def _convergence_note(cfg: LotteryConfig, records) -> str:
     b = aggregate(_matrix(cfg.widths, cfg.seeds, records, ckpt=len(steps) - 1), "median")
     drops = ", ".join(f"N={n}: ×{r:.2f}" for n, r in zip(cfg.widths, b / a))
     return (f"NOT CONVERGED: the points are a snapshot of a fixed budget, not converged losses. Median test MSE "
-            f"ratio from step {steps[-2]} to {steps[-1]} (the cosine schedule is already near lr 0 there): {drops}. "
+            f"ratio from step {steps[-2]} to {steps[-1]} : {drops}. "
             "More steps or a larger lr lower the small-N losses by orders of magnitude and change the slope "
             "(see the budget table and lottery.recipe).")
 
@@ -430,7 +430,7 @@ def figures_recipe(cfg, records, analysis, outdir) -> list[str]:
     return [plots.plot_recipe_map(analysis.tables["recipe map"], outdir / "lottery_recipe_map.png")]
 
 
-RECIPE_DEFAULT = dict(widths=(8, 32, 128, 512), seeds=6, steps=5000, lrs=(1e-3, 3e-3, 1e-2), step_budgets=(2000, 5000, 10000),
+RECIPE_DEFAULT = dict(widths=(8, 64, 512), seeds=4, steps=5000, lrs=(1e-3, 3e-3, 1e-2), step_budgets=(2000, 5000, 10000),
                       schedules=("cosine", "constant"), precisions=("float32", "float64"), n_checkpoints=1,
                       lbfgs_widths=(8, 32, 128), lbfgs_seeds=2, lbfgs_steps=300)
 register(Experiment(
