@@ -231,7 +231,9 @@ def figures_phase(cfg, records, analysis, outdir) -> list[str]:
         ax.set_title(title)
         for i in range(len(G)):
             for j in range(len(L)):
-                ax.text(j, i, f"{grids[k][i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+                v = grids[k][i, j]
+                light = np.isfinite(v) and (v - np.nanmin(grids[k])) > 0.6 * (np.nanmax(grids[k]) - np.nanmin(grids[k]))
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="k" if light else "w", fontsize=8)
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
     path = Path(outdir) / "phase_diagram.png"
@@ -325,6 +327,7 @@ WEAK = register(Experiment(
     scales={
         "smoke": dict(_SMOKE, gammas=(0.1,), laws=("power:2.0",)),
         "default": dict(n=256, widths=(4, 8, 16, 32, 64), gammas=(0.1,), batch=256, steps=4000, seeds=3,
+                        lr="0.01",
                         laws=("power:1.5", "power:2.0"), fit_min_m=4),
         "paper": dict(n=1000, widths=(10, 16, 25, 40, 63, 100), gammas=(0.1,), batch=2048, steps=20000,
                       lr="0.01", seeds=3, laws=("power:1.25", "power:1.5", "power:2.0"), fit_min_m=10),
