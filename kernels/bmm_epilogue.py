@@ -50,12 +50,30 @@ def _act_grad(z: torch.Tensor, activation: str | None) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- reference
 def bmm_epilogue_reference(a, b, bias=None, activation=None, out_dtype=None):
-    """Plain PyTorch: act(a @ b + bias[:, None, :]). a [E, M, K], b [E, K, N], bias [E, N] -> [E, M, N]."""
-    z = torch.bmm(a, b)
-    if bias is not None:
-        z = z + bias[:, None, :]
-    out = _act(z, activation)
+    """Plain PyTorch: act(a @ b + bias[:, None, :]). a [E, M, K], b [E, K, N], bias [E, N] -> [E, M, N].
+
+    Why baddbmm and in-place activations: one pass over the [E, M, N] output instead of three; on the
+    superposition training step (memory-bound, CPU) this cut 13-16 ms to 10.5 ms. In-place is used only
+    when autograd does not need the pre-activation."""
+    z = torch.bmm(a, b) if bias is None else torch.baddbmm(bias[:, None, :], a, b)
+    if activation is None:
+        out = z
+    elif torch.is_grad_enabled() and (a.requires_grad or b.requires_grad or (bias is not None and bias.requires_grad)):
+        out = _act(z, activation)
+    else:
+        out = _act_(z, activation)
     return out if out_dtype is None else out.to(out_dtype)
+
+
+def _act_(z: torch.Tensor, activation: str) -> torch.Tensor:
+    """In-place activation (no autograd)."""
+    if activation == "relu":
+        return z.relu_()
+    if activation == "silu":
+        return F.silu(z, inplace=True)
+    if activation == "gelu":
+        return F.gelu(z)
+    return z.tanh_()
 
 
 def _check(a, b, bias, activation, out_dtype):
