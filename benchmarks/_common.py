@@ -93,3 +93,64 @@ def peak_memory_bytes(device=None) -> int:
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process (CPU), from /proc/self/statm; 0 where unavailable."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def peak_memory_per_instance(fn: Callable[[], object], n_instances: int, device=None) -> dict:
+    """Run `fn` once and report the peak memory it needed, per instance.
+
+    CUDA: max allocated during the call (peak stats reset first) minus what was allocated before.
+    CPU: the process's peak RSS after the call minus its current RSS before it. ru_maxrss only grows, so
+    when an earlier call had already set a higher peak this over-states the need (an upper bound); run
+    the largest workloads last. Returns {"peak_mem_bytes", "peak_mem_per_instance_bytes", "peak_mem_kind"}.
+    """
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if str(dev).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        need, kind = torch.cuda.max_memory_allocated() - base, "cuda max allocated"
+    else:
+        base = rss_bytes()
+        fn()
+        need, kind = max(peak_memory_bytes("cpu") - base, 0), "cpu peak RSS - RSS before (upper bound)"
+    return {"peak_mem_bytes": int(need), "peak_mem_per_instance_bytes": int(need) / max(n_instances, 1),
+            "peak_mem_kind": kind}
+
+
+def bmm_time(shapes: list[tuple[int, int, int, int]], dtype=torch.float32, device=None, min_time: float = 0.2) -> float:
+    """Same-run seconds that plain `torch.bmm` takes for the list of (E, M, K, N) products: the machine's
+    limit for a step whose matmuls have these shapes (its peak FLOP/s = their FLOPs / this time)."""
+    total = 0.0
+    for (E, M, K, N) in shapes:
+        g = bmm_peak(E, M, K, N, dtype=dtype, device=device, min_time=min_time)["bmm_peak_gflops"]
+        total += 2.0 * E * M * K * N / (g * 1e9)
+    return total
+
+
+def limit_fields(step_s: float, flops: float, bytes_moved: float, peak_s: float, copy_gbytes_per_s: float) -> dict:
+    """Fraction of the machine's limit for one step (all inputs from the same run).
+
+    flops: useful FLOPs of the step's matmuls; bytes_moved: an estimate of the bytes the step must read and
+    write (stated per benchmark); peak_s: `bmm_time` at the step's shapes; copy_gbytes_per_s: `copy_bandwidth`
+    of a buffer of the step's size. The step is called memory-bound when its arithmetic intensity
+    (flops / bytes) is below the machine balance (bmm peak FLOP/s / copy bytes/s) measured here."""
+    peak_gflops = flops / peak_s / 1e9 if peak_s > 0 else float("nan")
+    intensity = flops / bytes_moved if bytes_moved else float("inf")
+    balance = peak_gflops / copy_gbytes_per_s if copy_gbytes_per_s else float("inf")
+    return {"gflops": flops / step_s / 1e9, "bmm_peak_gflops": peak_gflops,
+            "fraction_of_peak": peak_s / step_s if peak_s > 0 else None,
+            "gbytes_per_s": bytes_moved / step_s / 1e9, "copy_gbytes_per_s": copy_gbytes_per_s,
+            "fraction_of_copy_bw": bytes_moved / step_s / 1e9 / copy_gbytes_per_s if copy_gbytes_per_s else None,
+            "arith_intensity": intensity, "machine_balance": balance,
+            "bound": "memory" if intensity < balance else "compute"}

@@ -1,77 +1,187 @@
-"""Superposition sweep: the batched trainer vs the per-model loop the paper's code writes.
+"""Superposition sweep: the batched trainer vs the per-model loop of the paper's code vs an einsum baseline.
 
-Same work for both providers: the sweep m in widths × seeds (γ = −1, power law a = 1.2) for `steps`
-optimiser steps at batch B over n features.
+Same work for every provider: the sweep m in widths × γ in gammas × seeds (power law a = 1.2), `steps`
+AdamW steps (warm-up + cosine schedule, per-width lr, the row-norm / weight-decay rule) at batch B over n
+features. At "full" this is issue 8's workload: n = 1000, m ∈ {10, 15, 25, 39, 63, 100}, γ ∈ {−1, 0.1},
+3 seeds (36 models), batch 2048.
 
 - "python-loop": one model at a time (as the authors' script trains), dense data per model per step
   (x = Bernoulli(p)·U(0, 2) drawn as a [B, n] tensor), autograd, `torch.optim.AdamW(weight_decay=0)` plus
-  the row-norm decay rule, and the loss read back (`.item()`) every step.
-- "batched-<backend>": `simulators.superposition.train`: all models in one computation per step, sparse
-  exact sampling shared per seed, fused hand-written gradients, width groups.
+  the decay rule, the loss read back (`.item()`) every step.
+- "einsum-buckets": the same-shape baseline a user writes in an afternoon (the TMS notebook's
+  `n_instances` axis): per width, W [E_m, n, m] stacked over γ × seeds, dense data per seed shared by the
+  instances of that seed, autograd through einsum, one `torch.optim.AdamW` with a param group per width.
+- "batched-<backend>": `simulators.superposition.train`: sparse exact sampling shared per seed, fused
+  hand-written gradients, width groups, `kernels.bmm_epilogue`.
 
-Reported: seconds per sweep-step, model-steps/s, and the ratio loop / batched (target >= 4× on CPU).
-Run: `python -m benchmarks.bench_superposition` (appends to benchmarks/results/).
+All three start from the same initial parameters (`instance_generator(seed, ROLE_INIT, m)`, as
+`BatchedModel`); `loop_train(..., data="shared")` feeds the loop the batched trainer's own samples, which
+`tests/test_benchmark_equivalence.py` uses to check that the comparison is of equal work.
+Rows: the sweep ("superposition_sweep"), the hot step's fraction of the machine's limit ("..._limit"),
+and cost growth vs instances R and width m ("..._growth_R", "..._growth_m").
+Run: `python -m benchmarks.bench_superposition [tiny|full]`.
 """
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
-from benchmarks._common import time_fn, write_rows
+from benchmarks._common import (bmm_time, copy_bandwidth, limit_fields, peak_memory_per_instance, time_fn,
+                                write_rows)
+from simulators._batch import ROLE_DATA, ROLE_INIT, instance_generator
 from simulators.superposition import TrainSpec, theory, train
+from simulators.superposition.model import _law_key, learning_rates, lr_factor, sample_active
 
+LAW = "power:1.2"
 POINTS = {
-    "tiny": dict(n=32, batch=16, widths=(4, 8), seeds=2, steps=2),
-    "full": dict(n=512, batch=256, widths=(4, 8, 16, 32, 64), seeds=3, steps=20),
+    "tiny": dict(n=48, batch=32, widths=(4, 8), gammas=(-1.0, 0.1), seeds=2, steps=2),
+    "full": dict(n=1000, batch=2048, widths=(10, 15, 25, 39, 63, 100), gammas=(-1.0, 0.1), seeds=3, steps=4),
+}
+GROWTH = {  # time per step vs instances R (fixed m) and vs width m (fixed R)
+    "tiny": dict(n=32, batch=32, m=4, R=(1, 4), widths=(4, 8), R_m=4, steps=2),
+    "full": dict(n=128, batch=128, m=8, R=(1, 4, 16, 64, 256, 1024), widths=(8, 16, 32, 64, 100), R_m=36, steps=3),
 }
 
 
-def _instances(pt):
-    return [dict(m=m, gamma=-1.0, law="power:1.2", seed=s) for m in pt["widths"] for s in range(pt["seeds"])]
+def instances(pt) -> list[dict]:
+    return [dict(m=m, gamma=g, law=LAW, seed=s) for m in pt["widths"] for g in pt["gammas"] for s in range(pt["seeds"])]
 
 
-def setup_loop(pt, device):
-    """The per-model loop: returns a callable that trains every model of the sweep for `steps` steps."""
-    n, B = pt["n"], pt["batch"]
-    p = torch.tensor(theory.frequencies(n, "power:1.2"), dtype=torch.float32, device=device)
+def _init(inst, n, device, dtype=torch.float32):
+    """The batched trainer's init of one instance: W [n, m], b [n] (see BatchedModel)."""
+    m = int(inst["m"])
+    g = instance_generator(int(inst["seed"]), ROLE_INIT, m)
+    W = torch.randn(n, m, generator=g, dtype=torch.float64) / math.sqrt(m)
+    b = torch.randn(n, generator=g, dtype=torch.float64)
+    return W.to(device, dtype), b.to(device, dtype)
 
-    def run():
-        for inst in _instances(pt):
-            m = inst["m"]
-            g = torch.Generator(device="cpu").manual_seed(inst["seed"])
-            W = (torch.randn(n, m, generator=g) / math.sqrt(m)).to(device).requires_grad_()
-            b = torch.randn(n, generator=g).to(device).requires_grad_()
-            lr_w, lr_b = 0.02 * (8 / m) ** 0.25, 2 / m
-            opt = torch.optim.AdamW([{"params": [W], "lr": lr_w}, {"params": [b], "lr": lr_b}], weight_decay=0.0)
-            for _ in range(pt["steps"]):
+
+def _decay_(W, lr, gamma):
+    """The trainer's decoupled decay on W (rows = features): γ >= 0 multiplicative, γ < 0 row norm -> 1."""
+    with torch.no_grad():
+        if gamma >= 0:
+            W.mul_(1 - lr * gamma)
+        else:
+            norm = W.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+            W.add_(lr * gamma * (1 - 1 / norm) * W)
+
+
+def loop_train(pt, device, data: str = "dense", final_window: int = 0) -> list[float]:
+    """The per-model loop. data="dense": own torch.rand stream per model (the paper's code); "shared": the
+    batched trainer's exact samples for the model's (seed, law) stream. Returns the mean loss of each
+    model over its last `final_window` steps (default: the trainer's rule max(100, steps // 20), capped)."""
+    n, B, steps = pt["n"], pt["batch"], pt["steps"]
+    p = torch.tensor(theory.frequencies(n, LAW), dtype=torch.float32, device=device)
+    p64 = torch.tensor(theory.frequencies(n, LAW))[None]
+    fw = min(final_window or max(100, steps // 20), steps)
+    out = []
+    for inst in instances(pt):
+        W, b = (t.requires_grad_() for t in _init(inst, n, device))
+        lr_w, lr_b = learning_rates(inst["m"], pt.get("lr", "large_run"))
+        opt = torch.optim.AdamW([{"params": [W], "lr": lr_w}, {"params": [b], "lr": lr_b}], weight_decay=0.0)
+        gen = instance_generator(inst["seed"], ROLE_DATA, _law_key(LAW))
+        acc = 0.0
+        for step in range(steps):
+            mult = lr_factor(step, steps)
+            for grp, lr in zip(opt.param_groups, (lr_w, lr_b)):
+                grp["lr"] = lr * mult
+            if data == "dense":
                 x = (torch.rand(B, n, device=device) < p).float() * torch.rand(B, n, device=device) * 2
-                y = torch.relu(x @ W @ W.T + b)
-                loss = ((y - x) ** 2).mean()
-                opt.zero_grad()
-                loss.backward()
-                with torch.no_grad():
-                    norm = W.norm(dim=1, keepdim=True).clamp_min(1e-30)
-                    W.add_(lr_w * inst["gamma"] * (1 - 1 / norm) * W)
-                opt.step()
-                loss.item()
-    return run
+            else:
+                x = sample_active(p64, B, [gen], device=device).dense(1, B, n)[0]
+            loss = ((torch.relu(x @ W @ W.T + b) - x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            _decay_(W, lr_w * mult, inst["gamma"])
+            opt.step()
+            li = loss.item()                      # the host sync every step, as the paper's code does
+            if step >= steps - fw:
+                acc += li
+        out.append(acc / fw)
+    return out
 
 
-def setup_batched(pt, device, backend):
-    spec = TrainSpec(n=pt["n"], batch=pt["batch"], steps=pt["steps"])
-    insts = _instances(pt)
-    return lambda: train(insts, spec, device=device, backend=backend)
+def einsum_train(pt, device) -> list[float]:
+    """The n_instances-einsum baseline (see module docstring). Returns per-instance final-window loss."""
+    n, B, steps = pt["n"], pt["batch"], pt["steps"]
+    p = torch.tensor(theory.frequencies(n, LAW), dtype=torch.float32, device=device)
+    insts = instances(pt)
+    fw = min(max(100, steps // 20), steps)
+    groups, params = [], []
+    for m in pt["widths"]:
+        idx = [e for e, i in enumerate(insts) if i["m"] == m]
+        Wb = [_init(insts[e], n, device) for e in idx]
+        W = torch.stack([w for w, _ in Wb]).requires_grad_()                       # [E_m, n, m]
+        b = torch.stack([bb for _, bb in Wb]).requires_grad_()                     # [E_m, n]
+        seed_of = torch.tensor([insts[e]["seed"] for e in idx], device=device)
+        gam = torch.tensor([insts[e]["gamma"] for e in idx], device=device)[:, None, None]
+        groups.append((idx, W, b, seed_of, gam, learning_rates(m, pt.get("lr", "large_run"))))
+        params += [{"params": [W], "lr": groups[-1][-1][0]}, {"params": [b], "lr": groups[-1][-1][1]}]
+    opt = torch.optim.AdamW(params, weight_decay=0.0)
+    acc = torch.zeros(len(insts), device=device)
+    for step in range(steps):
+        mult = lr_factor(step, steps)
+        x = (torch.rand(pt["seeds"], B, n, device=device) < p).float() * torch.rand(pt["seeds"], B, n, device=device) * 2
+        loss_tot = 0.0
+        for k, (idx, W, b, seed_of, gam, (lr_w, lr_b)) in enumerate(groups):
+            opt.param_groups[2 * k]["lr"], opt.param_groups[2 * k + 1]["lr"] = lr_w * mult, lr_b * mult
+            xe = x[seed_of]                                                       # [E_m, B, n]
+            h = torch.einsum("ebn,enm->ebm", xe, W)
+            y = torch.relu(torch.einsum("ebm,enm->ebn", h, W) + b[:, None, :])
+            le = ((y - xe) ** 2).mean((1, 2))                                      # [E_m]
+            loss_tot = loss_tot + le.sum()
+            if step >= steps - fw:
+                acc[idx] += le.detach()
+        opt.zero_grad()
+        loss_tot.backward()
+        with torch.no_grad():
+            for idx, W, b, seed_of, gam, (lr_w, _) in groups:
+                norm = W.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+                W.mul_(1 + lr_w * mult * torch.where(gam >= 0, -gam, gam * (1 - 1 / norm)))
+        opt.step()
+    return (acc / fw).tolist()
 
 
-def _cpu_time(fn, reps: int) -> float:
-    """CPU seconds of this thread per call (wall time on the shared 2-core box is inflated ~3-4x by other
-    processes; thread CPU time is not, so the ratio is reported both ways)."""
-    t0 = time.thread_time()
-    for _ in range(reps):
-        fn()
-    return (time.thread_time() - t0) / reps
+def batched_train(pt, device, backend=None) -> list[float]:
+    spec = TrainSpec(n=pt["n"], batch=pt["batch"], steps=pt["steps"], lr=pt.get("lr", "large_run"))
+    return train(instances(pt), spec, device=device, backend=backend)[2].tolist()
+
+
+def _step_shapes(pt) -> list[tuple[int, int, int, int]]:
+    """The batched step's three dense bmms per width group: y = h Wᵀ, rᵀh (as hᵀr), (rW)ᵀ (as Wᵀrᵀ)."""
+    Eg, B, n = len(pt["gammas"]) * pt["seeds"], pt["batch"], pt["n"]
+    return [s for m in pt["widths"] for s in ((Eg, B, m, n), (Eg, m, B, n), (Eg, m, n, B))]
+
+
+def _limit_row(pt, step_s, device) -> dict:
+    """Fraction of the limit of one batched step. Bytes: the dense output y [E, B, n] fp32 is written by the
+    bmm epilogue, read by the norm, the bias-gradient sum and the two gradient bmms (5 passes), W [E, n, m]
+    is read three times and written once by AdamW (with 4 moment reads/writes): ~5·E·B·n + 8·E·n·m words."""
+    E, B, n = len(instances(pt)), pt["batch"], pt["n"]
+    shapes = _step_shapes(pt)
+    flops = sum(2.0 * e * a * k * c for e, a, k, c in shapes)
+    nm = sum(len(pt["gammas"]) * pt["seeds"] * n * m for m in pt["widths"])
+    bytes_moved = 4.0 * (5 * E * B * n + 8 * nm)
+    peak_s = bmm_time(shapes, device=device, min_time=0.05 if pt["n"] < 100 else 0.2)
+    return limit_fields(step_s, flops, bytes_moved, peak_s, copy_bandwidth(4 * E * B * n, device=device)["copy_gbytes_per_s"])
+
+
+def _growth_rows(size, device) -> list[dict]:
+    g = GROWTH[size]
+    rows = []
+    base = dict(n=g["n"], batch=g["batch"], gammas=(-1.0,), steps=g["steps"])
+    sweeps = [("R", R, dict(base, widths=(g["m"],), seeds=R)) for R in g["R"]]
+    sweeps += [("m", m, dict(base, widths=(m,), seeds=g["R_m"])) for m in g["widths"]]
+    for axis, val, pt in sweeps:
+        t = time_fn(lambda: batched_train(pt, device), min_time=0.0, warmup=1, max_reps=3)
+        per = t["time_s"] / pt["steps"]
+        R = pt["seeds"]
+        rows.append({"benchmark": f"superposition_growth_{axis}", "provider": "batched-reference",
+                     "config": {**pt, "R": R, "m": pt["widths"][0]}, **t, "time_per_step_s": per,
+                     "models_steps_per_s": R / per, "time_per_instance_step_s": per / R,
+                     **peak_memory_per_instance(lambda: batched_train(dict(pt, steps=1), device), R, device)})
+    return rows
 
 
 def run(size: str = "full") -> list[dict]:
@@ -83,31 +193,35 @@ def run(size: str = "full") -> list[dict]:
     if device.type == "cpu":
         torch.set_num_threads(1)   # small ops on a shared 2-core box: 2 threads thrash (see experiments.py)
     try:
-        providers = {"python-loop": setup_loop(pt, device), "batched-reference": setup_batched(pt, device, "reference")}
+        providers = {"python-loop": lambda: loop_train(pt, device), "einsum-buckets": lambda: einsum_train(pt, device),
+                     "batched-reference": lambda: batched_train(pt, device, "reference")}
         if device.type == "cuda":
-            providers["batched-triton"] = setup_batched(pt, device, "triton")
-        min_time = 0.0 if size == "tiny" else 3.0
-        times = {k: time_fn(f, min_time=min_time, warmup=0 if size == "tiny" else 1, max_reps=3 if size == "tiny" else 20)
-                 for k, f in providers.items()}
-        cpu = {k: _cpu_time(f, reps=1 if size == "tiny" else 3) for k, f in providers.items()}
+            providers["batched-triton"] = lambda: batched_train(pt, device, "triton")
+        n_models = len(instances(pt))
+        mem = {k: peak_memory_per_instance(f, n_models, device) for k, f in providers.items()}  # also warms up
+        times = {k: time_fn(f, min_time=0.0 if size == "tiny" else 2.0, warmup=0,
+                            max_reps=3 if size == "tiny" else 5) for k, f in providers.items()}
+        lim = _limit_row(pt, times["batched-reference"]["time_s"] / pt["steps"], device)
+        growth = _growth_rows(size, device)
     finally:
         torch.set_num_threads(old)
-    n_models = len(pt["widths"]) * pt["seeds"]
     rows = []
     for k, t in times.items():
         per_step = t["time_s"] / pt["steps"]
         rows.append({"benchmark": "superposition_sweep", "provider": k, "config": dict(pt, n_models=n_models),
                      **t, "time_per_sweep_step_s": per_step, "models_steps_per_s": n_models / per_step,
                      "speedup_vs_loop": times["python-loop"]["time_s"] / t["time_s"],
-                     "cpu_time_s": cpu[k], "speedup_vs_loop_cpu": cpu["python-loop"] / cpu[k],
+                     "speedup_vs_baseline": times["einsum-buckets"]["time_s"] / t["time_s"], **mem[k],
                      "threads": 1 if device.type == "cpu" else None})
-    return rows
+    rows.append({"benchmark": "superposition_limit", "provider": "batched-reference", "config": dict(pt),
+                 "time_s": times["batched-reference"]["time_s"] / pt["steps"], **lim})
+    return rows + growth
 
 
 if __name__ == "__main__":
-    out = run("full")
+    import sys
+
+    out = run(sys.argv[1] if len(sys.argv) > 1 else "full")
     for r in out:
-        print(f"{r['provider']:>18}: {r['time_per_sweep_step_s'] * 1e3:8.1f} ms/sweep-step  "
-              f"{r['models_steps_per_s']:8.0f} model-steps/s  speedup {r['speedup_vs_loop']:.2f}x (wall), "
-              f"{r['speedup_vs_loop_cpu']:.2f}x (thread CPU time)")
+        print({k: v for k, v in r.items() if k != "config"})
     print(write_rows("bench_superposition", out))
