@@ -73,6 +73,10 @@ def _matrix(widths, seeds, records, key="test_mse", ckpt: int | None = None, **m
     return y
 
 
+def _dtype_of(records) -> str:
+    return str(records[0].metrics.get("dtype", "see the report's dtype")) if records else "?"
+
+
 def _recipe_note(cfg: LotteryConfig, dtype: str) -> str:
     r = cfg.recipe()
     return ("recipe (fixed before the sweep, same for every width): " + ", ".join(f"{k}={v}" for k, v in r.items())
@@ -122,8 +126,7 @@ def analyze_silu(cfg: LotteryConfig, records) -> Analysis:
                             note="vs the ensembling law N^-1"))
     rows.append(compare(fits["median"], approx, quantity="test MSE, median over seeds", axis="width N",
                         tolerance=TOLERANCE, note="vs the approximation law N^-4/d"))
-    dtype = str(records[0].metrics.get("dtype", "see report dtype"))
-    notes.append(_recipe_note(cfg, dtype))
+    notes.append(_recipe_note(cfg, _dtype_of(records)))
     notes.append(f"fit window: all {len(cfg.widths)} widths, {cfg.widths[0]}…{cfg.widths[-1]} "
                  f"({fit_window_decades(cfg.widths):.2f} decades), fixed by the config (rule 'all'), not tuned; "
                  f"{cfg.seeds} seeds per width; 95% CI = seed bootstrap.")
@@ -180,7 +183,7 @@ def analyze_relu(cfg: LotteryConfig, records) -> Analysis:
         verdict.append(f"{name} {f.window[0]:g}…{f.window[1]:g}: exponent {f.exponent:.2f} "
                        f"[{f.ci95[0]:.2f}, {f.ci95[1]:.2f}], closer to {best[1]:g}"
                        + ("" if best[0] <= TOLERANCE else f" but {best[0]:.2f} away (neither law within ±{TOLERANCE})"))
-    notes = [_recipe_note(cfg, "see report dtype"),
+    notes = [_recipe_note(cfg, _dtype_of(records)),
              f"piecewise fit: windows split at the geometric middle N = {mid:.3g} of the sweep (a rule, not tuned).",
              "which law the data supports: " + "; ".join(verdict) + ".",
              _convergence_note(cfg, records)]
@@ -211,8 +214,9 @@ def run_histogram(cfg: LotteryConfig, points, ctx) -> list[dict]:
         pairs = measure_pairs(net.w[e:e + 1].detach(), net.b[e:e + 1].detach(), net.v[e:e + 1].detach(), cfg.ticket_tol)
         out.append({"test_mse": float(traj.test_mse[-1][k][e]), "train_mse": float(traj.train_mse[k][e]),
                     "w": net.w[e].detach().tolist(), "b": net.b[e].detach().tolist(), "v": net.v[e].detach().tolist(),
-                    "c": float(net.c[e]),
-                    "mirror_pairs": int(pairs["mirror"][0]), "duplicate_pairs": int(pairs["duplicate"][0])})
+                    "c": float(net.c[e].detach()),
+                    "mirror_pairs": int(pairs["mirror"][0]), "duplicate_pairs": int(pairs["duplicate"][0]),
+                    "dtype": str(ctx.dtype).replace("torch.", "")})
     return out
 
 
@@ -243,7 +247,7 @@ def analyze_histogram(cfg: LotteryConfig, records) -> Analysis:
         table.append({"peak log10 MSE": pk["log10_mse"], "nets within ±1 bin": int(m.sum()),
                       "fraction mirror-symmetric": float(sym[m].mean()) if m.any() else float("nan")})
     low = ll <= np.quantile(ll, 0.05)
-    notes = [_recipe_note(cfg, "see report dtype"),
+    notes = [_recipe_note(cfg, _dtype_of(records)),
              f"{len(loss)} nets of width {cfg.widths}: {len(peaks)} histogram peaks at log10 MSE "
              + ", ".join(f"{p['log10_mse']:.2f}" for p in peaks) + ".",
              f"mirror-symmetric nets (w2 ≈ −w1, b2 ≈ b1, v2 ≈ v1 at tol {cfg.ticket_tol}): {sym.mean():.1%} of all; "
@@ -293,7 +297,7 @@ def run_tickets(cfg: LotteryConfig, points, ctx) -> list[dict]:
         out.append({"test_mse": float(traj.test_mse[-1][k][e]), "mirror_pairs": int(s["mirror"][e]),
                     "duplicate_pairs": int(s["duplicate"][e]), "n_pairs": int(s["n_pairs"][e]),
                     "move_hidden": float(s["move_hidden"][e]), "move_out": float(s["move_out"][e]),
-                    "pred": s["pred"][e].tolist()})
+                    "pred": s["pred"][e].tolist(), "dtype": str(ctx.dtype).replace("torch.", "")})
     return out
 
 
@@ -330,7 +334,7 @@ def analyze_tickets(cfg: LotteryConfig, records) -> Analysis:
                       "median test MSE": float(np.median([r.metrics["test_mse"] for r in rs])),
                       "output variance": float(np.nanmean(var[:, i]))})
     excess = [t["N"] for t in table if t["mirror pairs"] > 1.5 * max(t["duplicate pairs"], 0.5)]
-    notes = [_recipe_note(cfg, "see report dtype"),
+    notes = [_recipe_note(cfg, _dtype_of(records)),
              f"pair detector tolerance {cfg.ticket_tol} (relative, see tickets.py); the control counts duplicate pairs "
              "at the same tolerance.",
              "widths with a mirror excess (mirror > 1.5 × max(duplicate, 0.5)): " + (", ".join(map(str, excess)) or "none")

@@ -114,7 +114,9 @@ def lr_factor(step: int, steps: int, warmup: int, schedule: str) -> float:
 
 
 def checkpoint_steps(steps: int, n: int) -> list[int]:
-    """Geometric step checkpoints ending at `steps` (distinct ints >= 1), e.g. steps=5000, n=10."""
+    """Geometric step checkpoints from min(10, steps) to `steps` (distinct ints; the last is always `steps`)."""
+    if n == 1:
+        return [int(steps)]
     pts = np.unique(np.round(np.geomspace(min(10, steps), steps, n)).astype(int))
     return [int(p) for p in pts]
 

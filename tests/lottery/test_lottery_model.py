@@ -97,3 +97,11 @@ def test_lottery_compiled_step_matches_eager():
     assert tc.engine == "fused-compiled" and te.engine == "fused"
     for a, b in zip(c, e):
         torch.testing.assert_close(a.w, b.w, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("steps,n", [(5000, 1), (5000, 10), (7, 3), (1, 1)])
+def test_lottery_checkpoints_end_at_the_last_step(steps, n):
+    from simulators.lottery.model import checkpoint_steps
+
+    c = checkpoint_steps(steps, n)
+    assert c[-1] == steps and len(c) <= n and c == sorted(set(c))
