@@ -9,6 +9,7 @@ import argparse
 import datetime as _dt
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,8 @@ def run_suite(size: str = "full", only: list[str] | None = None, out_dir: Path =
         t0 = time.perf_counter()
         mod = importlib.import_module(f"benchmarks.{name}")
         try:
-            rows += mod.run(size)
+            load = os.getloadavg() if hasattr(os, "getloadavg") else None   # shared machine: say how busy it was
+            rows += [{**r, "env": {**r.get("env", {}), "loadavg_1_5_15": load}} for r in mod.run(size)]
         except Exception as e:  # one broken benchmark must not hide the others' numbers; it is reported
             rows.append({"benchmark": name, "provider": "-", "status": f"error: {type(e).__name__}: {e}"})
         timings[name] = time.perf_counter() - t0
@@ -57,15 +59,20 @@ def _fmt(v) -> str:
     return str(v)
 
 
-COLUMNS = ("benchmark", "provider", "config", "time_s", "models_steps_per_s", "gflops", "speedup",
-           "fraction_of_peak", "status")
+COLUMNS = ("benchmark", "provider", "time_s", "models_steps_per_s", "speedup_vs_loop", "speedup_vs_baseline",
+           "fraction_of_peak", "bound", "gbytes_per_s", "fraction_of_copy_bw", "peak_mem_per_instance_bytes", "status",
+           "config")
+HIDDEN = {"env", "time_q20_s", "time_q80_s", "reps", "peak_mem_kind", "peak_mem_bytes", "cpu_time_s",
+          "speedup_vs_loop_cpu", "threads"}
 
 
 def markdown_table(rows: list[dict], info: dict, size: str) -> str:
-    extra = sorted({k for r in rows for k in r} - set(COLUMNS) - {"env", "time_q20_s", "time_q80_s", "reps"})
-    cols = list(COLUMNS) + extra
+    extra = sorted({k for r in rows for k in r} - set(COLUMNS) - HIDDEN)
+    cols = list(COLUMNS[:-1]) + extra + ["config"]
     cols = [c for c in cols if any(c in r for r in rows)]
-    lines = [f"Benchmarks ({size}) on {info['device']}, torch {info['versions']['torch']}, {info['timestamp']}", "",
+    loads = sorted({tuple(r["env"]["loadavg_1_5_15"]) for r in rows if r.get("env", {}).get("loadavg_1_5_15")})
+    load_note = f"; load average (1/5/15 min) at each benchmark's start: {', '.join(str(tuple(round(x, 1) for x in l)) for l in loads)}" if loads else ""
+    lines = [f"Benchmarks ({size}) on {info['device']}, torch {info['versions']['torch']}, {info['timestamp']}{load_note}", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"
