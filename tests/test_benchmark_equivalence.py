@@ -30,8 +30,9 @@ def test_superposition_loop_matches_batched_on_shared_data():
 def test_superposition_baselines_match_batched_within_seed_noise():
     """Own data streams (loop: torch.rand per model; einsum: per seed) but the same init per instance, so
     the paired difference baseline − batched over seeds is data noise only: its mean must lie within 4
-    standard errors of 0, and the same test against a wrong reference (batched × 1.3) must fail."""
-    pt = dict(SP, seeds=4)
+    standard errors of 0 (a paired t-test), and the same test against a wrong reference (batched × 1.3) must fail."""
+    pt = dict(SP, seeds=8)          # t with 7 dof: P(|t| > 4) ~ 0.5% per check, 16 checks
+    torch.manual_seed(0)            # the loop and einsum baselines draw from the global RNG, as user code does
     batched = bs.batched_train(pt, "cpu")
     insts = bs.instances(pt)
 
@@ -58,3 +59,16 @@ def test_lottery_loop_and_vmap_match_batched():
     assert bl.loop_train(cfg, data, torch.float32) == pytest.approx(fused, rel=1e-4)
     assert bl.vmap_train(cfg, data, torch.float32) == pytest.approx(fused, rel=1e-4)
     assert bl.batched_train(cfg, data, torch.float32, "autograd") == pytest.approx(fused, rel=1e-4)
+
+
+def test_associative_memory_baselines_match_streamed_scorer():
+    """Same embeddings (keyed by seed and d): loop, batched-naive and streamed scorer give the same errors."""
+    from benchmarks import bench_associative_memory as ba
+    from simulators.associative_memory.model import measure_error, measure_error_per_trial
+
+    pt = dict(N=300, dims=(8, 32), R=3)
+    q, p = ba._q(pt)
+    for d in pt["dims"]:
+        ref = measure_error_per_trial(q, p, [0, 1, 2], d, ba.M)
+        assert torch.allclose(ba.naive_batched(q, p, [0, 1, 2], d, ba.M), ref)
+        assert torch.allclose(measure_error(q, p, [0, 1, 2], d, ba.M), ref)
