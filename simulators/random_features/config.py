@@ -182,13 +182,14 @@ class PLRFCurvesConfig:
 @dataclass(frozen=True)
 class PLRFPhasesConfig:
     points: tuple = ((1.0, 0.35), (1.0, 0.7), (0.7, 1.2))     # one (α, β) in each of Ia, II, III
-    v: int = 2048
-    ds: tuple = (16, 19, 23, 27, 32, 38, 45, 54, 64, 76, 91, 108, 128, 152, 181, 215, 256)
+    v: int = 4096
+    ds: tuple = (16, 18, 20, 22, 25, 27, 31, 34, 38, 42, 47, 53, 59, 65, 73, 81, 91, 101, 112, 125, 140, 156,
+                 173, 193, 215, 240, 267, 298, 332, 370, 412, 459, 512)    # geomspace(16, 512, 33), rounded
     B: int = 1
     lr_frac: float = 0.5           # lr = lr_frac × the stability bound of each (α, β) (proxy spectrum)
     steps: int = 100000
-    f_decades: float = 1.5         # fit the frontier over the last f_decades of f where d* is interior
-    seeds: int = 3
+    f_decades: float = 2.0         # fit the frontier over the last f_decades of f where d* is interior
+    seeds: int = 6
 
     def __post_init__(self):
         _need(len(self.points) >= 1, "points", "a non-empty tuple of (alpha, beta)", self.points)

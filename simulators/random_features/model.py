@@ -253,6 +253,80 @@ def plrf_volterra(lam, rho, pinf, lr, B: int, checkpoints: Sequence[int]) -> tor
     return torch.stack(out, 1)
 
 
+NESTED_BLOCK = 32          # columns per generator call of the nested PLRF features
+_NESTED_KEY = 1_000_003    # extra key: nested blocks never share a stream with `plrf_features`
+
+
+def plrf_nested_columns(seed: int, d: int, v: int) -> torch.Tensor:
+    """The first d columns [v, d] (float64, CPU, unit variance) of seed's nested feature matrix: column
+    block k (NESTED_BLOCK columns) comes from generator (seed, ROLE_FEATURES, _NESTED_KEY, k), so the
+    first d columns are the same for every d' ≥ d (common random numbers across sizes)."""
+    nb = -(-d // NESTED_BLOCK)
+    blocks = stacked_randn([seed] * nb, ROLE_FEATURES, (v, NESTED_BLOCK), dtype=torch.float64,
+                           keys=[(_NESTED_KEY, k) for k in range(nb)])
+    return blocks.permute(1, 0, 2).reshape(v, nb * NESTED_BLOCK)[:, :d]
+
+
+def plrf_nested_volterra_inputs(seeds, ds: Sequence[int], D, b):
+    """`plrf_volterra_inputs` for nested features: instance (s, d) has W = G_s[:, :d]/√d with G_s seed s's
+    nested matrix (`plrf_nested_columns`), i.e. a model family that grows by adding features, as in practice.
+    Marginally each W is the PLRF law W_ij ~ N(0, 1/d); across d the draws are coupled, which removes the
+    draw-to-draw jitter of the compute-optimal argmin over d. One K = GᵀDG per seed, K_d = K[:d, :d]/d,
+    c_d = (GᵀDb)[:d]/√d. Returns (λ [E, d_max], ρ [E, d_max], P_∞ [E]), zero-padded."""
+    dev, dt = D.device, D.dtype
+    v, dmax = D.shape[0], max(ds)
+    lam = torch.zeros(len(ds), dmax, dtype=dt, device=dev)
+    rho, pinf = torch.zeros_like(lam), torch.zeros(len(ds), dtype=dt, device=dev)
+    Gs = {}
+    for s in sorted(set(seeds)):
+        dm = max(d for s_, d in zip(seeds, ds) if s_ == s)
+        G = plrf_nested_columns(s, dm, v).to(dtype=dt, device=dev)
+        Gs[s] = (G.T @ (G * D[:, None]), G.T @ (D * b))
+    for e, (s, d) in enumerate(zip(seeds, ds)):
+        K, c = Gs[s][0][:d, :d] / d, Gs[s][1][:d] / math.sqrt(d)
+        g, U = torch.linalg.eigh(K)
+        uc = U.T @ c
+        lam[e, :d], rho[e, :d] = g, (uc / g) ** 2
+        pinf[e] = 0.5 * ((b * b * D).sum() - (uc ** 2 / g).sum())
+    return lam, rho, pinf
+
+
+def plrf_volterra_eig(lam, rho, pinf, lr, B: int, checkpoints: Sequence[int]) -> torch.Tensor:
+    """The same exact expected loss as `plrf_volterra` (PPXP24 Eq. 7), in closed form at any step r.
+
+    The recursion is affine in s: s(r+1) = A s(r) + 2γ²Bλ P_∞ with A = diag(q) + γ²B λλᵀ (symmetric), so with
+    I − A = M = diag(2γBλ − γ²B(B+1)λ²) − γ²B λλᵀ = U diag(e) Uᵀ and the fixed point s* = M⁻¹ 2γ²Bλ P_∞:
+    P_r = P_∞ + ½λᵀs* + ½ Σ_k (Uᵀλ)_k (1 − e_k)^r (Uᵀ(s(0) − s*))_k. One eigh per instance instead of
+    r_max steps (agrees with the recursion to ~1e-12 relative, tested). q_j > 0 gives e_k < 1; e_k > 0 is
+    stability (raises otherwise). Instances are grouped by their number of nonzero λ (trailing zero
+    padding is cut, so a d = 16 instance costs a 16 × 16 eigh, not d_max × d_max). Returns [E, T]."""
+    E = lam.shape[0]
+    lr = torch.as_tensor(lr, dtype=lam.dtype, device=lam.device).reshape(-1, 1).expand(E, 1)
+    r = torch.as_tensor(sorted(set(int(c) for c in checkpoints)), dtype=lam.dtype, device=lam.device)
+    out = torch.empty(E, len(r), dtype=lam.dtype, device=lam.device)
+    n = (lam != 0).sum(-1)
+    for k in sorted(set(n.tolist())):
+        idx = torch.nonzero(n == k).squeeze(-1)
+        L = lam[idx]
+        w = k if bool((L[:, :k] != 0).all()) else lam.shape[1]    # trailing padding -> cut; else keep
+        out[idx] = _volterra_eig_block(L[:, :w], rho[idx, :w], pinf[idx], lr[idx], B, r)
+    return out
+
+
+def _volterra_eig_block(lam, rho, pinf, lr, B, r):
+    g = 2 * lr * B * lam - lr ** 2 * B * (B + 1) * lam ** 2
+    g = torch.where(lam == 0, torch.full_like(g, 0.5), g)            # padded modes: e = ½, zero weight
+    M = torch.diag_embed(g) - (lr ** 2 * B)[..., None] * lam[:, :, None] * lam[:, None, :]
+    e, U = torch.linalg.eigh(M)
+    if bool((e <= 0).any()) or bool((e >= 1).any()):
+        raise ValueError("plrf_volterra_eig: lr is above the stability bound (an eigenvalue of I − A is outside (0, 1))")
+    Ut = U.transpose(1, 2)
+    sstar = (U @ ((Ut @ (2 * lr ** 2 * B * lam * pinf[:, None])[..., None]).squeeze(-1) / e)[..., None]).squeeze(-1)
+    w = (Ut @ lam[..., None]).squeeze(-1) * (Ut @ (rho - sstar)[..., None]).squeeze(-1)      # [E, d]
+    decay = torch.exp(r[None, :, None] * torch.log1p(-e)[:, None, :])                        # [E, T, d]
+    return pinf[:, None] + 0.5 * (lam * sstar).sum(-1)[:, None] + 0.5 * (decay @ w[..., None]).squeeze(-1)
+
+
 def log_checkpoints(R: int, n: int) -> list[int]:
     """About n log-spaced integer steps in [0, R] (0 included)."""
     return sorted(set([0] + np.unique(np.geomspace(1, R, n).round().astype(int)).tolist()))

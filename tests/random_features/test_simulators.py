@@ -1,4 +1,6 @@
 """Simulator invariants (batched == single, determinism, masks) and smoke sim-vs-theory with negative controls."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -105,3 +107,34 @@ def test_end_to_end_runner_smoke(tmp_path):
     assert len(rows) == 2 and all(r["theory_window_slope"] is not None for r in rows)
     res = run_experiment("plrf.phases", "smoke", out=tmp_path / "ph", device="cpu")
     assert any(f.endswith("plrf_phase_diagram.png") for f in res.figures)
+
+
+def test_plrf_volterra_closed_form_equals_recursion_and_refuses_unstable_lr():
+    D, b = mdl.plrf_problem(256, 1.0, 0.35)
+    W = mdl.plrf_features([0, 1, 2], [16, 40, 64], 256, dtype=torch.float64, device="cpu")   # padded to 64
+    lam, rho, pinf = mdl.plrf_volterra_inputs(W, D, b, [16, 40, 64])
+    cps = [0, 1, 7, 100, 3000]
+    for lr, B in ((0.3, 1), (0.1, 3)):
+        torch.testing.assert_close(mdl.plrf_volterra_eig(lam, rho, pinf, lr, B, cps),
+                                   mdl.plrf_volterra(lam, rho, pinf, lr, B, cps), rtol=1e-10, atol=0)
+    # negative control: a different batch size is not the same curve
+    assert not torch.allclose(mdl.plrf_volterra_eig(lam, rho, pinf, 0.1, 2, cps),
+                              mdl.plrf_volterra(lam, rho, pinf, 0.1, 3, cps), rtol=1e-3)
+    with pytest.raises(ValueError, match="stability"):
+        mdl.plrf_volterra_eig(lam, rho, pinf, 2.0 / lam.max().item(), 1, cps)
+
+
+def test_plrf_nested_features_are_prefixes_and_match_explicit_features():
+    D, b = mdl.plrf_problem(256, 1.0, 0.7)
+    G = mdl.plrf_nested_columns(3, 64, 256)
+    assert torch.equal(mdl.plrf_nested_columns(3, 20, 256), G[:, :20])                 # same numbers for every d
+    assert abs(G.var().item() - 1) < 0.05
+    seeds, ds = [3, 3, 5], [20, 64, 64]
+    W = torch.zeros(3, 256, 64, dtype=torch.float64)
+    for e, (s, d) in enumerate(zip(seeds, ds)):
+        W[e, :, :d] = mdl.plrf_nested_columns(s, d, 256) / math.sqrt(d)
+    got = mdl.plrf_nested_volterra_inputs(seeds, ds, D, b)
+    want = mdl.plrf_volterra_inputs(W, D, b, ds)
+    for g_, w_ in zip(got, want):
+        torch.testing.assert_close(g_, w_, rtol=1e-9, atol=1e-13)
+    assert not torch.allclose(got[0][1], got[0][2])                                    # seeds differ
