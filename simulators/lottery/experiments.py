@@ -252,7 +252,10 @@ def analyze_histogram(cfg: LotteryConfig, records) -> Analysis:
              + ", ".join(f"{p['log10_mse']:.2f}" for p in peaks) + ".",
              f"mirror-symmetric nets (w2 ≈ −w1, b2 ≈ b1, v2 ≈ v1 at tol {cfg.ticket_tol}): {sym.mean():.1%} of all; "
              f"{sym[low].mean():.1%} of the lowest-loss 5% (log10 MSE <= {np.quantile(ll, 0.05):.2f}).",
-             f"median test MSE {np.median(loss):.3g}; min {loss.min():.3g}; max {loss.max():.3g}."]
+             f"median test MSE {np.median(loss):.3g}; min {loss.min():.3g}; max {loss.max():.3g}; "
+             f"median of mirror-symmetric nets {np.median(loss[sym]) if sym.any() else float('nan'):.3g} vs "
+             f"{np.median(loss[~sym]) if (~sym).any() else float('nan'):.3g} for the others; duplicate-pair nets "
+             f"(control): {np.mean([r.metrics['duplicate_pairs'] > 0 for r in records]):.1%}."]
     return Analysis(rows=[], notes=notes, tables={"histogram peaks": table})
 
 
