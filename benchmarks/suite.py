@@ -28,6 +28,7 @@ def run_suite(size: str = "full", only: list[str] | None = None, out_dir: Path =
     if not names:
         raise ValueError(f"--only {only} matches no benchmark; known: {', '.join(discover())}")
     rows, timings = [], {}
+    out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         t0 = time.perf_counter()
         mod = importlib.import_module(f"benchmarks.{name}")
@@ -37,13 +38,18 @@ def run_suite(size: str = "full", only: list[str] | None = None, out_dir: Path =
         except Exception as e:  # one broken benchmark must not hide the others' numbers; it is reported
             rows.append({"benchmark": name, "provider": "-", "status": f"error: {type(e).__name__}: {e}"})
         timings[name] = time.perf_counter() - t0
+        jpath, mpath = _write(rows, timings, size, out_dir)   # after each benchmark: an interrupted run keeps its rows
+    return jpath, mpath
+
+
+def _write(rows, timings, size, out_dir):
     info = env_info()
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{_dt.date.today().isoformat()}-{device_slug(info['device'])}"
     jpath = out_dir / f"{stem}.json"
     jpath.write_text(json.dumps({"size": size, "env": info, "wall_s": timings, "rows": rows}, indent=1, default=str))
     mpath = out_dir / f"{stem}.md"
-    mpath.write_text(markdown_table(rows, info, size))
+    mpath.write_text(markdown_table(rows, info, size) + "\nWall time per benchmark (s): "
+                     + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()) + "\n")
     return jpath, mpath
 
 
