@@ -189,7 +189,7 @@ class PLRFPhasesConfig:
     lr_frac: float = 0.5           # lr = lr_frac × the stability bound of each (α, β) (proxy spectrum)
     steps: int = 100000
     f_decades: float = 2.0         # fit the frontier over the last f_decades of f where d* is interior
-    seeds: int = 6
+    seeds: int = 12               # the per-seed argmin is jittery: 6 seeds gave d* slopes 0.08 apart between seed sets
 
     def __post_init__(self):
         _need(len(self.points) >= 1, "points", "a non-empty tuple of (alpha, beta)", self.points)
