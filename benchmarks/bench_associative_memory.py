@@ -1,5 +1,5 @@
 """Associative memory: batched/streamed scorer vs the per-trial loop of the paper's code vs a batched
-naive baseline, on issue 8's workload at "full": 64 trials × 8 dimensions d, N = 10⁴ tokens, Zipf(2)
+naive baseline, on issue 8's workload at "full": 64 trials × 8 dimensions d ≤ 128, N = 10⁴ tokens, Zipf(2)
 population weights (closed-form build q = p), exact population error over all N tokens.
 
 Providers (same numbers, same embeddings — `measure_error_per_trial` is the oracle of the model tests):
@@ -20,7 +20,7 @@ from simulators.associative_memory.model import (input_embeddings, labels, measu
                                                  memory_weights, output_embeddings, zipf_probs)
 
 POINTS = {"tiny": dict(N=300, dims=(8, 32), R=2),
-          "full": dict(N=10_000, dims=(4, 8, 16, 32, 64, 128, 192, 256), R=64)}
+          "full": dict(N=10_000, dims=(4, 8, 16, 24, 32, 48, 64, 128), R=64)}
 M = 5   # labels
 
 
