@@ -10,6 +10,19 @@ from simulators.harness.registry import Record
 
 @pytest.fixture(scope="module")
 def reduced_sweep():
+    """~10 s on one idle core (compiled step); the function-scoped one-thread fixture does not cover a
+    module fixture, so the thread count is set here too."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _sweep()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sweep():
     exp = get_experiment("lottery.silu")
     cfg = exp.config("default", {"widths": (8, 32, 128, 512), "seeds": 8, "n_checkpoints": 1, "n_test": 401})
     pts = exp.plan(cfg)[0]
