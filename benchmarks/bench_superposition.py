@@ -193,16 +193,16 @@ def run(size: str = "full") -> list[dict]:
     if device.type == "cpu":
         torch.set_num_threads(1)   # small ops on a shared 2-core box: 2 threads thrash (see experiments.py)
     try:
-        providers = {"python-loop": lambda: loop_train(pt, device), "einsum-buckets": lambda: einsum_train(pt, device),
-                     "batched-reference": lambda: batched_train(pt, device, "reference")}
+        growth = _growth_rows(size, device)      # first: small to large, so CPU peak-RSS deltas mean something
+        providers = {"batched-reference": lambda: batched_train(pt, device, "reference")}
         if device.type == "cuda":
             providers["batched-triton"] = lambda: batched_train(pt, device, "triton")
+        providers.update({"einsum-buckets": lambda: einsum_train(pt, device), "python-loop": lambda: loop_train(pt, device)})
         n_models = len(instances(pt))
         mem = {k: peak_memory_per_instance(f, n_models, device) for k, f in providers.items()}  # also warms up
         times = {k: time_fn(f, min_time=0.0 if size == "tiny" else 2.0, warmup=0,
                             max_reps=3 if size == "tiny" else 5) for k, f in providers.items()}
         lim = _limit_row(pt, times["batched-reference"]["time_s"] / pt["steps"], device)
-        growth = _growth_rows(size, device)
     finally:
         torch.set_num_threads(old)
     rows = []
