@@ -99,6 +99,9 @@ def _build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--gpus-per-task", type=float, default=None, help="GPUs per Ray task on CUDA runs (default 1)")
         sp.add_argument("--max-instances-per-batch", type=int, default=None,
                         help="cut batches to at most this many instances (default: fit device memory)")
+        sp.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's choice). On a shared machine 1 avoids "
+                             "OpenMP spin-waiting, which cost ~10x wall time in our runs")
 
     r = sub.add_parser("run", help="run, fit, compare and report one experiment")
     r.add_argument("experiment")
@@ -186,6 +189,14 @@ def _cmd_reproduce(a) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        if threads < 1:
+            print(f"toyscale: error: --threads must be >= 1, got {threads}", file=sys.stderr)
+            return 2
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         if args.cmd == "list":
             return _cmd_list()

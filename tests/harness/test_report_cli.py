@@ -86,3 +86,17 @@ def test_reproduce_writes_index_report(tmp_path, capsys):
     assert "synthetic.power_law" in index and "comparisons within tolerance" in index
     assert (tmp_path / "synthetic_power_law" / "report.json").exists()
     assert main(["reproduce", "--scale", "smoke", "--only", "nothing.like.this", "--out", str(tmp_path)]) == 2
+
+
+def test_threads_flag(tmp_path, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["run", "synthetic.power_law", "--scale", "smoke", "--out", str(tmp_path), "--no-progress",
+                     "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert main(["run", "synthetic.power_law", "--threads", "0", "--out", str(tmp_path / "z")]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
