@@ -116,7 +116,8 @@ def compare(
         target = theory if theory_window_slope is None else float(theory_window_slope)
         err = abs(measured - target)
         passed = bool(err <= tolerance)
-    plot = {"x": list(map(float, fit.x)), "y": np.asarray(fit.y).tolist(), "fit_lo_hi": list(fit.window)}
+    plot = {"x": list(map(float, fit.x)), "y": np.asarray(fit.y).tolist(), "fit_lo_hi": list(fit.window),
+            "agg": fit.agg}
     if theory_curve is not None:
         plot["theory_x"] = list(map(float, theory_curve[0]))
         plot["theory_y"] = list(map(float, theory_curve[1]))

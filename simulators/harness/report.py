@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .compare import Comparison, _clean
+from .fit import aggregate
 from .store import _plain
 
 ROW_COLUMNS = ("quantity", "axis", "measured_exponent", "ci95", "theory_exponent", "theory_window_slope",
@@ -84,9 +85,10 @@ def plot_comparison(row: Comparison | dict, path: str | Path, title: str = "") -
     fig, ax = plt.subplots(figsize=(5.2, 4.0))
     for s in range(y.shape[0]):
         ax.scatter(x, y[s], s=8, color="0.6", alpha=0.5, lw=0, label="seeds" if s == 0 else None)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gm = np.exp(np.nanmean(np.log(np.where(y > 0, y, np.nan)), 0))
-    ax.plot(x, gm, "o-", color="C0", ms=4, label="simulation (geo-mean)")
+    agg = p.get("agg", "mean_log")
+    curve = aggregate(np.where(y > 0, y, np.nan), agg)
+    ax.plot(x, curve, "o-", color="C0", ms=4,
+            label=f"simulation ({ {'mean_log': 'geo-mean', 'median': 'median', 'mean': 'mean'}[agg] } over seeds)")
     lo, hi = r["fit_window"]
     xw = np.geomspace(lo, hi, 50)
     ax.plot(xw, r["prefactor"] * xw ** (-r["measured_exponent"]), "-", color="C3", lw=2,
@@ -101,6 +103,9 @@ def plot_comparison(row: Comparison | dict, path: str | Path, title: str = "") -
                 label=f"theory exponent {r['theory_exponent']:.3f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels (3×10¹, 4×10¹, ...) collide on short ranges
     ax.set_xlabel(r["axis"])
     ax.set_ylabel(r["quantity"])
     ax.set_title(title or f"{r['quantity']} vs {r['axis']}", fontsize=9)
