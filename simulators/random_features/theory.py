@@ -107,21 +107,35 @@ def projection_loss(lam, tw, N):
 
 
 def mrs_loss(lam, tw, N, P):
-    """Ridgeless linear random features at finite (N, P), noise-free [MRS22 Eq. 1.5 / §4]:
-    L ≈ L_n · max(N, P)/|N − P|, n = min(N, P), with L_n = n κ(n) for the isotropic teacher (a = b).
+    """Ridgeless linear random features at finite (N, P), noise-free, averaged over features and data.
 
-    For a general teacher we use L_n = L_∞(N) (projection) when N < P and the ridgeless data-limited
-    excess E(P) when P < N; both reduce to n κ(n) when a = b (our generalisation, checked by test).
-    Diverges at N = P (raises there). Arrays N, P broadcast.
+    MRS22 (Eq. 1.5 / §4) give L ≈ L_n · max(N, P)/|N − P|, n = min(N, P), L_n = n κ(n), for the isotropic
+    teacher (a = b). For a general teacher (any a, b) we use the two exact conditional laws of this module:
+
+      N < P − 1:  L = L_∞(N) · (P − 1)/(P − N − 1)          (Gaussian-design least squares, the projection
+                  residual acting as independent noise; exact given F, L_∞ from `projection_loss`);
+      P < N − 1:  L = E(P) + P κ_P Σ_k λ_k w_k²/(λ_k + κ_P) / (N − P − 1)   (E(P) = ridgeless excess on the
+                  latents, `ridge_test_error`; the variance term is `variance_limited_excess(axis="N")`, the
+                  data average of the exact `variance_excess_given_data`).
+
+    For a = b both reduce to MRS22's n κ(n) · max(N,P)/|N − P| up to the −1 finite-size shifts
+    (P κ_P Σλ/(λ+κ_P) = P² κ_P and E(P) = P κ_P there). For a ≠ b the MRS base E(P)·N/(N − P) has the wrong
+    variance prefactor (E(P)·P vs P κ_P Σλw²/(λ+κ_P)), which is why it is not used. The mean diverges for
+    |N − P| ≤ 1 (raises there: the double-descent peak). Arrays N, P broadcast.
     """
     N, P = np.broadcast_arrays(np.asarray(N, float), np.asarray(P, float))
-    if np.any(N == P):
-        raise ValueError("mrs_loss diverges at N = P (the double-descent peak)")
+    if np.any(np.abs(N - P) <= 1):
+        raise ValueError("mrs_loss needs |N − P| > 1: the mean loss diverges at the double-descent peak N = P "
+                         "(inverse-Wishart mean of the N − P − 1 or P − N − 1 law)")
+    lam, tw = np.asarray(lam, float), np.asarray(tw, float)
     out = np.empty(N.shape)
     for idx in np.ndindex(N.shape):
         n, p = N[idx], P[idx]
-        base = projection_loss(lam, tw, n)[0] if n < p else ridge_test_error(lam, tw, p)[1][0]
-        out[idx] = base * max(n, p) / abs(n - p)
+        if n < p:
+            out[idx] = projection_loss(lam, tw, n)[0] * (p - 1) / (p - n - 1)
+        else:
+            base = ridge_test_error(lam, tw, p)[1][0]
+            out[idx] = base + variance_limited_excess(lam, tw, "N", int(p), [n])[0]
     return out
 
 
@@ -291,7 +305,8 @@ def plrf_phase(alpha: float, beta: float) -> str:
 
     Ia: 2β < 1 < 2α.      Ib: 2β < 1, ¼ ≤ α < ½ (PPXP24 prove it for α > ¼; we extend it to α < ¼ as they
     conjecture).  Ic: 2β ≥ 1, α < ¼.  II: 2α ≥ 1, ½ ≤ β < α.  III: 2α ≥ 1, β ≥ α.
-    IV: 2β ≥ 1, ¼ ≤ α < ½ (PPXP24 split it into IVa/IVb; that split is not implemented here).
+    IV: 2β ≥ 1, ¼ ≤ α < ½ (PPXP24 split it into IVa/IVb; that split is not implemented here: its boundary
+    could not be checked against the paper, see `plrf_compute_optimal`).
     """
     check_plrf(alpha, beta)
     if 2 * beta < 1:
@@ -304,7 +319,7 @@ def plrf_phase(alpha: float, beta: float) -> str:
 def plrf_compute_optimal(alpha: float, beta: float) -> dict:
     """Compute-optimal exponents d* ∝ f^ξ, P* ∝ f^(−η) [PPXP24 Table 2] where the theory gives them here:
     Ia: ξ = 1/(2α+1), η = (2α+2β−1)/(2α+1);  II: ξ = β/(α+β), η = (2α+2β−1)/(2(α+β));
-    III: ξ = ½, η = 1 − 1/(4α). Phases Ib, Ic, IV raise: their exponents are not implemented here.
+    III: ξ = ½, η = 1 − 1/(4α). Phases Ib, Ic, IV raise: the paper gives their exponents, unchecked here.
     Returns {"phase", "xi", "loss"}.
     """
     ph = plrf_phase(alpha, beta)
@@ -316,8 +331,10 @@ def plrf_compute_optimal(alpha: float, beta: float) -> dict:
     elif ph == "III":
         xi, eta = 0.5, 1 - 1 / (4 * alpha)
     else:
-        raise ValueError(f"(α, β) = ({alpha}, {beta}) is in phase {ph}: compute-optimal exponents are "
-                         "implemented only for phases Ia, II, III (2α > 1)")
+        raise ValueError(f"(α, β) = ({alpha}, {beta}) is in phase {ph}: PPXP24 Table 2 does state compute-optimal "
+                         f"exponents for phase {ph} (and splits IV into IVa/IVb), but they are not implemented here: "
+                         "the table's formulas for the α < ½ phases could not be retrieved and checked against the "
+                         "paper, so only Ia, II, III (2α ≥ 1) are given")
     return {"phase": ph, "xi": xi, "loss": eta}
 
 

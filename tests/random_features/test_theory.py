@@ -269,3 +269,72 @@ def test_plrf_loss_equivalent_matches_mean_volterra_over_feature_draws():
         # negative control: the equivalent of a different target exponent fails the same criterion
         wrong = th.plrf_loss_equivalent(alpha, beta + 0.2, v, [d], lr, 1, cps)[0]
         assert not np.all(np.abs(wrong / V.mean(0) - 1) < 0.12)
+
+
+# ----------------------------------------------------------------------------- MRS for a ≠ b
+def test_mrs_formula_matches_monte_carlo_for_a_ne_b_and_rejects_the_old_base():
+    """a = 2, b = 1.5 near (not at) the peak, P < N: the variance term P κ_P Σλw²/(λ+κ_P)/(N−P−1) is what the
+    simulation sees; the old MRS base E(P)·N/(N−P) (right only for a = b) is rejected at the same precision."""
+    a, b, m, E = 2.0, 1.5, 1024, 48
+    lam, w = mdl.latent_problem(m, a, b)
+    lamn, tw = th.spectrum(m, b), th.task_power(m, a)
+    for N, P in [(32, 16), (40, 16)]:
+        F = mdl.draw_features(list(range(E)), N, m, dtype=torch.float64, device="cpu")
+        X = mdl.draw_latents(list(range(E)), P, lam)
+        v = mdl.ridge_solve(mdl.featurize(X, F), X @ w)
+        sim = mdl.latent_loss(torch.einsum("enm,en->em", F, v) / math.sqrt(N), lam, w).numpy()
+        se = sim.std(ddof=1) / math.sqrt(E)
+        thy = float(th.mrs_loss(lamn, tw, N, P))
+        tol = 3 * se + 0.05 * thy                    # MC error + the equivalent's few-% error at P = 16
+        assert abs(sim.mean() - thy) <= tol, (N, P, sim.mean(), thy, se)
+        old = th.ridge_test_error(lamn, tw, P)[1][0] * N / (N - P)
+        assert abs(sim.mean() - old) > tol, (N, P, sim.mean(), old, se)
+    with pytest.raises(ValueError, match="N − P"):
+        th.mrs_loss(lamn, tw, 17, 16)
+
+
+@given(st.floats(1.1, 3.0), st.integers(8, 100), st.integers(3, 8))
+def test_mrs_reduces_to_isotropic_form_when_a_equals_b(a, P, k):
+    """a = b: P κ_P Σλw²/(λ+κ_P) = P² κ_P and E(P) = P κ_P, so L = Pκ_P(1 + P/(N−P−1)) (MRS22 up to the −1)."""
+    lam, tw = th.spectrum(1024, a), th.task_power(1024, a)
+    N = k * P
+    kap = th.solve_kappa(lam, P)[0]
+    assert float(th.mrs_loss(lam, tw, N, P)) == pytest.approx(P * kap * (1 + P / (N - P - 1)), rel=2e-3)
+
+
+# ----------------------------------------------------------------------------- phase boundaries, both sides
+E_B = 1e-6
+_SIDES = [  # (name, point on the boundary from a uniform u in (0, 1), side below/left, side above/right, step)
+    ("2β=1, α>½", lambda u: (0.5 + 1e-3 + 1.5 * u, 0.5), "Ia", "II", (0, 1)),
+    ("2β=1, ¼<α<½", lambda u: (0.25 + 1e-3 + 0.248 * u, 0.5), "Ib", "IV", (0, 1)),
+    ("2β=1, α<¼", lambda u: (1e-3 + 0.248 * u, 0.5), "Ib", "Ic", (0, 1)),
+    ("α=½, 2β>1", lambda u: (0.5, 0.5 + 1e-3 + 1.5 * u), "IV", "III", (1, 0)),
+    ("α=½, 2β<1", lambda u: (0.5, 1e-3 + 0.498 * u), "Ib", "Ia", (1, 0)),
+    ("β=α, α>½", lambda u: (0.5 + 1e-3 + 1.5 * u,) * 2, "II", "III", (0, 1)),
+    ("α=¼, 2β>1", lambda u: (0.25, 0.5 + 1e-3 + 1.5 * u), "Ic", "IV", (1, 0)),
+]
+
+
+@given(st.sampled_from(_SIDES), st.floats(0.0, 1.0))
+def test_phase_classifier_neighbours_across_every_boundary(side, u):
+    _, on, lo, hi, (da, db) = side
+    al, be = on(u)
+    assert th.plrf_phase(al - da * E_B, be - db * E_B) == lo
+    assert th.plrf_phase(al + da * E_B, be + db * E_B) == hi
+    assert th.plrf_phase(al, be) in {lo, hi}            # the boundary itself belongs to one side
+
+
+@pytest.mark.parametrize("al,be,ph", [(0.4, 0.3, "Ib"), (0.2, 0.7, "Ic"), (0.4, 0.8, "IV")])
+def test_plrf_exponents_of_unchecked_phases_raise_naming_the_phase(al, be, ph):
+    with pytest.raises(ValueError, match=f"phase {ph}: PPXP24 Table 2"):
+        th.plrf_compute_optimal(al, be)
+
+
+def test_plrf_exponents_hand_checked_points():
+    """Hand arithmetic: Ia (α, β) = (1, 0.25): ξ = 1/3, η = 1.5/3 = 0.5; II (1, 0.7): ξ = 0.7/1.7,
+    η = 2.4/3.4; III (1, 1.5): ξ = ½, η = ¾. Negative control: swapping α and β in ξ(II) is caught."""
+    f = th.plrf_compute_optimal
+    assert f(1.0, 0.25)["xi"] == pytest.approx(1 / 3) and f(1.0, 0.25)["loss"] == pytest.approx(0.5)
+    assert f(1.0, 0.7)["xi"] == pytest.approx(0.7 / 1.7) and f(1.0, 0.7)["loss"] == pytest.approx(2.4 / 3.4)
+    assert f(1.0, 1.5)["xi"] == pytest.approx(0.5) and f(1.0, 1.5)["loss"] == pytest.approx(0.75)
+    assert f(1.0, 0.7)["xi"] != pytest.approx(1.0 / 1.7)
