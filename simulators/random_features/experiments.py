@@ -227,7 +227,8 @@ def _mrs_analyze(cfg, records):
     peak = float(np.max([Z[i, i] / Z[i, i - 1] for i in diag])) if diag else float("nan")
     peak_r = float(np.max([Zr[i, i] / Zr[i, i - 1] for i in diag])) if diag else float("nan")
     an.notes += [
-        f"MRS formula L ≈ L_n·max(N,P)/|N−P| on the grid (max/min ≥ 2, min < M/4): median |sim/theory − 1| = "
+        f"theory.mrs_loss (MRS with exact finite-size denominators: L∞(N)(P−1)/(P−N−1) for N < P−1, "
+        f"E(P) + variance-limited excess for N > P+1) on the grid (max/min ≥ 2, min < M/4): median |sim/theory − 1| = "
         f"{np.median(np.abs(np.asarray(ratios) - 1)):.3f} over {len(ratios)} cells.",
         f"double-descent peak: max over the diagonal of L(N=P)/L(N/2... neighbour) = {peak:.3g} ridgeless vs "
         f"{peak_r:.3g} with ridge {cfg.ridge:g} (the ridge removes the peak).",
