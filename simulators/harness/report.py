@@ -172,7 +172,8 @@ def write_index(out_dir: str | Path, reports: Sequence[dict], scale: str) -> Pat
             for rep in reports for r in rep["rows"]]
     n_pass = sum(1 for r in rows if r["theory_exponent"] is not None and r["pass"])
     n_cmp = sum(1 for r in rows if r["theory_exponent"] is not None)
-    total_s = sum(rep["timings"].get("simulate_s", 0.0) for rep in reports)
+    # stored_simulate_s: the batches' own wall times from the store, so a resumed run reports the full cost
+    total_s = sum(rep["timings"].get("stored_simulate_s", rep["timings"].get("simulate_s", 0.0)) for rep in reports)
     md = [f"# toyscale reproduce ({scale} scale)", "",
           f"{n_pass}/{n_cmp} comparisons within tolerance; simulation time {total_s:.1f} s.", "",
           format_table(rows, experiment_column=True), ""]
