@@ -38,6 +38,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """The whole suite runs torch on one thread. Why: on the 2-core CI box two OpenMP threads spin-wait for
+    each other whenever anything else runs (measured: a 150-step superposition smoke training 55 s with 2
+    threads next to one busy process vs 1.2 s with 1; a lottery sweep > 5 min of CPU vs 20 s), and the
+    tests' tensors are small. Session scope also covers module-scoped fixtures."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture
 def triton_interpreter():
     """Skip (with the reason) when triton is not installed; otherwise the kernels run in the interpreter."""

@@ -12,13 +12,6 @@ from benchmarks import bench_superposition as bs
 SP = dict(n=64, batch=64, widths=(4, 8), gammas=(-1.0, 0.1), seeds=2, steps=30, lr=1e-2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def test_superposition_loop_matches_batched_on_shared_data():
     """Same init and the trainer's own samples: the loop (autograd + torch AdamW) equals the fused trainer."""

@@ -71,6 +71,16 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()[:60]
 
 
+def save_figure(fig, path: str | Path, dpi: int = 110) -> str:
+    """tight_layout, save as PNG, close (so long sweeps do not accumulate open figures); returns the path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return str(path)
+
+
 def plot_comparison(row: Comparison | dict, path: str | Path, title: str = "") -> str:
     """Log-log: per-seed points, seed aggregate, fitted line over its window, theory curve and slope."""
     import matplotlib
@@ -110,10 +120,7 @@ def plot_comparison(row: Comparison | dict, path: str | Path, title: str = "") -
     ax.set_ylabel(r["quantity"])
     ax.set_title(title or f"{r['quantity']} vs {r['axis']}", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def write_report(out_dir: str | Path, rep: dict, exp, cfg, records, analysis) -> list[str]:

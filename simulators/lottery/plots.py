@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from simulators.harness.report import save_figure
+
 
 def _plt():
     import matplotlib
@@ -38,10 +40,7 @@ def plot_budget(widths, steps, curves, table: Sequence[dict], path: str | Path) 
     b.set(xscale="log", xlabel="training step", ylabel="fitted exponent (all widths)",
           title="slope vs training step (not converged)")
     b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def plot_histogram(loss: np.ndarray, symmetric: np.ndarray, path: str | Path, bins: int = 60) -> str:
@@ -54,10 +53,7 @@ def plot_histogram(loss: np.ndarray, symmetric: np.ndarray, path: str | Path, bi
             color=["C3", "C0"])
     ax.set(xlabel="log10 test MSE", ylabel="nets", title=f"{len(loss)} nets of width 2")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def plot_tickets(table: Sequence[dict], path: str | Path) -> str:
@@ -79,10 +75,7 @@ def plot_tickets(table: Sequence[dict], path: str | Path) -> str:
     axs[2].plot(n, [t["median test MSE"] for t in table], "s-", label="median test MSE")
     axs[2].set(xscale="log", yscale="log", xlabel="width N")
     axs[2].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)
 
 
 def plot_recipe_map(table: Sequence[dict], path: str | Path) -> str:
@@ -99,7 +92,4 @@ def plot_recipe_map(table: Sequence[dict], path: str | Path) -> str:
     ax.set_yticks(y, [t["recipe"] for t in rows])
     ax.set(xlabel="fitted exponent (median over seeds)", title="where MSE ∝ N^-1 holds")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path)

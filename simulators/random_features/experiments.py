@@ -17,6 +17,7 @@ from simulators._batch import ROLE_NOISE, bucket_by, grid, stacked_randn
 from simulators.harness.compare import Prediction, compare
 from simulators.harness.fit import fit_power_law, window_slope
 from simulators.harness.registry import Analysis, Experiment, register
+from simulators.harness.report import save_figure
 
 from . import model as mdl
 from . import theory as th
@@ -257,11 +258,7 @@ def mrs_surface_figure(cfg, records, analysis, outdir):
         ax.set_title(f"log10 loss, ridge={ridge:g}", fontsize=9)
         ax.axvline(cfg.M, color="w", ls=":"); ax.axhline(cfg.M, color="w", ls=":")
         fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    path = Path(outdir) / "rf_mrs_grid_surface.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, Path(outdir) / "rf_mrs_grid_surface.png")]
 
 
 register(Experiment(
@@ -643,11 +640,7 @@ def phase_diagram_figure(cfg, records, analysis, outdir):
         ax.plot(a_, b_, "k*", ms=12)
     ax.set_xlabel("α (data complexity)"); ax.set_ylabel("β (target complexity)")
     ax.set_title("PLRF phases (2α + 2β > 1); stars: simulated points", fontsize=9)
-    fig.tight_layout()
-    path = Path(outdir) / "plrf_phase_diagram.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, Path(outdir) / "plrf_phase_diagram.png")]
 
 
 register(Experiment(

@@ -17,6 +17,7 @@ from .._batch import bucket_by, grid
 from ..harness.compare import Prediction, compare
 from ..harness.fit import fit_power_law, window_slope
 from ..harness.registry import Analysis, Experiment, register
+from ..harness.report import save_figure
 from . import theory
 from .config import SuperpositionConfig
 from .model import TrainSpec, simulate
@@ -235,11 +236,7 @@ def figures_phase(cfg, records, analysis, outdir) -> list[str]:
                 light = np.isfinite(v) and (v - np.nanmin(grids[k])) > 0.6 * (np.nanmax(grids[k]) - np.nanmin(grids[k]))
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="k" if light else "w", fontsize=8)
         fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    path = Path(outdir) / "phase_diagram.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, Path(outdir) / "phase_diagram.png")]
 
 
 # --------------------------------------------------------------------------- geometry
@@ -295,11 +292,7 @@ def figures_geometry(cfg, records, analysis, outdir) -> list[str]:
     a2.set_xlabel("row norm ‖W_i‖")
     a2.set_ylabel(f"features (m = {cfg.widths[-1]})")
     a2.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(outdir) / "geometry.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [str(path)]
+    return [save_figure(fig, Path(outdir) / "geometry.png")]
 
 
 # --------------------------------------------------------------------------- registry

@@ -92,6 +92,7 @@ def test_threads_flag(tmp_path, capsys):
     import torch
 
     before = torch.get_num_threads()
+    torch.set_num_threads(2)   # the suite runs on one thread (conftest): start elsewhere so the flag must act
     try:
         assert main(["run", "synthetic.power_law", "--scale", "smoke", "--out", str(tmp_path), "--no-progress",
                      "--threads", "1"]) == 0

@@ -10,16 +10,8 @@ from simulators.harness.registry import Record
 
 @pytest.fixture(scope="module")
 def reduced_sweep():
-    """~10 s on one idle core (compiled step); the function-scoped one-thread fixture does not cover a
-    module fixture, so the thread count is set here too."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _sweep()
-    finally:
-        torch.set_num_threads(threads)
+    """~10 s on one idle core (compiled step); tests/conftest.py runs the suite on one torch thread."""
+    return _sweep()
 
 
 def _sweep():
