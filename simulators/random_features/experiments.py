@@ -591,8 +591,8 @@ def _ph_analyze(cfg, records):
             an.notes.append(f"(α, β)=({al}, {be}): fewer than 4 budgets with an interior d*; enlarge ds or steps.")
             continue
         win = (x[-1] / 10 ** cfg.f_decades, x[-1])
-        pred_d = Prediction(-co["xi"], f"phase {co['phase']}", (f"α={al}, β={be}",), "PPXP24 Table 2")
-        pred_L = Prediction(co["loss"], f"phase {co['phase']}", (f"α={al}, β={be}",), "PPXP24 Table 2")
+        pred_d = Prediction(-co["xi"], f"phase {co['phase']}", (f"α={al}, β={be}",), co["source"])
+        pred_L = Prediction(co["loss"], f"phase {co['phase']}", (f"α={al}, β={be}",), co["source"])
         note = ("verdict vs the asymptotic exponent (no W-free theory curve: `plrf_loss_equivalent` is 5–45% off "
                 "the mean Volterra curve pointwise and too slow at v=4096); 'simulation' = exact expected SGD "
                 "loss given sampled nested features (Volterra, closed form), frontier per seed")
@@ -623,7 +623,7 @@ def phase_diagram_figure(cfg, records, analysis, outdir):
 
     al = np.linspace(0.02, 1.6, 240)
     be = np.linspace(-0.4, 1.6, 240)
-    names = ["Ia", "Ib", "Ic", "II", "III", "IV"]
+    names = list(th.PLRF_PHASES)
     Z = np.full((len(be), len(al)), np.nan)
     for i, bb in enumerate(be):
         for j, aa in enumerate(al):

@@ -299,43 +299,80 @@ def plrf_to_ab(alpha: float, beta: float) -> tuple[float, float]:
     return 2 * alpha + 2 * beta, 2 * alpha
 
 
-def plrf_phase(alpha: float, beta: float) -> str:
-    """Phase of (α, β) in the PPXP24 diagram (Fig. 2 / Table 2). Boundaries belong to the higher phase
-    in this order: 2β = 1 -> II/IV side, β = α -> III, α = ½ -> above the high-dimensional line.
+ALPHA_IV = 1 - 1 / math.sqrt(2)      # IVa | IVb boundary: 2α² − 4α + 1 = 0 (see `plrf_compute_optimal`)
 
-    Ia: 2β < 1 < 2α.      Ib: 2β < 1, ¼ ≤ α < ½ (PPXP24 prove it for α > ¼; we extend it to α < ¼ as they
-    conjecture).  Ic: 2β ≥ 1, α < ¼.  II: 2α ≥ 1, ½ ≤ β < α.  III: 2α ≥ 1, β ≥ α.
-    IV: 2β ≥ 1, ¼ ≤ α < ½ (PPXP24 split it into IVa/IVb; that split is not implemented here: its boundary
-    could not be checked against the paper, see `plrf_compute_optimal`).
+
+def plrf_phase(alpha: float, beta: float) -> str:
+    """Phase of (α, β) in the PPXP24 diagram (their Fig. 2). Boundaries belong to the higher phase in this
+    order: 2β = 1 -> the II/IV/Ic side, β = α -> III, α = ½ -> above the high-dimensional line, α = ¼ -> IV,
+    α = 1 − 1/√2 -> IVb.
+
+    Above the high-dimensional line (2α ≥ 1): Ia: 2β < 1;  II: ½ ≤ β < α;  III: β ≥ α.
+    Below it (2α < 1): Ib: 2β < 1 (PPXP24 prove it for α > ¼ and conjecture it below; we take it for all
+    α < ½);  Ic: 2β ≥ 1, α < ¼;  IVa: 2β ≥ 1, ¼ ≤ α < 1 − 1/√2;  IVb: 2β ≥ 1, 1 − 1/√2 ≤ α < ½.
+    The IVa | IVb line α = 1 − 1/√2 ≈ 0.293 is where the SGD-noise term at fixed compute stops depending on d
+    (derivation in `plrf_compute_optimal`).
     """
     check_plrf(alpha, beta)
     if 2 * beta < 1:
         return "Ia" if 2 * alpha >= 1 else "Ib"
     if 2 * alpha >= 1:
         return "III" if beta >= alpha else "II"
-    return "Ic" if alpha < 0.25 else "IV"
+    if alpha < 0.25:
+        return "Ic"
+    return "IVa" if alpha < ALPHA_IV else "IVb"
+
+
+PLRF_PHASES = ("Ia", "Ib", "Ic", "II", "III", "IVa", "IVb")
 
 
 def plrf_compute_optimal(alpha: float, beta: float) -> dict:
-    """Compute-optimal exponents d* ∝ f^ξ, P* ∝ f^(−η) [PPXP24 Table 2] where the theory gives them here:
-    Ia: ξ = 1/(2α+1), η = (2α+2β−1)/(2α+1);  II: ξ = β/(α+β), η = (2α+2β−1)/(2(α+β));
-    III: ξ = ½, η = 1 − 1/(4α). Phases Ib, Ic, IV raise: the paper gives their exponents, unchecked here.
-    Returns {"phase", "xi", "loss"}.
+    """Compute-optimal exponents d* ∝ f^ξ, P* ∝ f^(−η) of one-pass SGD on the PLRF (f = flops = d·r·B), in
+    every phase. Returns {"phase", "xi", "loss", "source"}.
+
+    Above the high-dimensional line, as stated in PPXP24 (Sec. 3, Table 2):
+      Ia: ξ = 1/(2α+1), η = (2α+2β−1)/(2α+1);  II: ξ = β/(α+β), η = (2α+2β−1)/(2(α+β));
+      III: ξ = ½, η = 1 − 1/(4α).
+    Below it (2α < 1) the table's formulas could not be retrieved here, so these are DERIVED (source
+    "derived") from the same loss decomposition the paper uses, P ≈ F_pp + F_0 + N + (F_ac), in effective
+    time τ = γ r with the learning rate at its stability scale γ ∝ 1/tr K ∝ d^(2α−1) (v ∝ d, as PPXP24
+    take v/d fixed below the line), and with s = 2α + 2β − 1:
+      F_pp(τ) ≍ τ^(−s/(2α))                       (signal in the top d modes, eigenvalues j^−2α)
+      F_0(d)  ≍ d^(−min(2α, s))                   (the capacity floor; F_ac is of the same order for 2α < 1)
+      N(τ,d)  ≍ γ Σ_j λ_j² e^(−2τλ_j) ≍ d^(2α−1) τ^(−(4α−1)/(2α))   for α > ¼ (SGD noise; for α < ¼ the sum
+              is dominated by j ≈ d and N is of the order of F_0).
+    Minimising over d at fixed f = r·d = τ d^(2−2α):
+      Ib  (2β < 1): F_pp = F_0 at τ = d^(2α), r = d:  ξ = ½, η = s/2  (the noise stays ≤ F_0).
+      Ic  (2β ≥ 1, α < ¼): F_pp = F_0 = d^(−2α):  ξ = s/(2(3α + 2β − 1 − 2αβ)), η = 2αξ.
+      IVb (2β ≥ 1, α ≥ 1 − 1/√2): at fixed f, N ∝ d^(−(2α²−4α+1)/α) grows with d, and N = F_0 at τ = d^(2α):
+          ξ = ½, η = α.
+      IVa (2β ≥ 1, ¼ ≤ α < 1 − 1/√2): N falls with d at fixed f, and F_pp = N at τ = d^(α(1−2α)/(β−α)):
+          ξ = (β−α)/(2β − α − 2αβ), η = s(1−2α)/(2(2β − α − 2αβ)).
+    Checks (tests): η is continuous across every boundary of the plane, ξ across every boundary except
+    IVa | IVb (there N is flat in d at fixed f, so the argmin jumps while the loss exponent is continuous),
+    and the below-line values reduce to the above-line ones at α = ½.
     """
     ph = plrf_phase(alpha, beta)
-    s = 2 * alpha + 2 * beta - 1
+    a, b = alpha, beta
+    s = 2 * a + 2 * b - 1
     if ph == "Ia":
-        xi, eta = 1 / (2 * alpha + 1), s / (2 * alpha + 1)
+        xi, eta = 1 / (2 * a + 1), s / (2 * a + 1)
     elif ph == "II":
-        xi, eta = beta / (alpha + beta), s / (2 * (alpha + beta))
+        xi, eta = b / (a + b), s / (2 * (a + b))
     elif ph == "III":
-        xi, eta = 0.5, 1 - 1 / (4 * alpha)
-    else:
-        raise ValueError(f"(α, β) = ({alpha}, {beta}) is in phase {ph}: PPXP24 Table 2 does state compute-optimal "
-                         f"exponents for phase {ph} (and splits IV into IVa/IVb), but they are not implemented here: "
-                         "the table's formulas for the α < ½ phases could not be retrieved and checked against the "
-                         "paper, so only Ia, II, III (2α ≥ 1) are given")
-    return {"phase": ph, "xi": xi, "loss": eta}
+        xi, eta = 0.5, 1 - 1 / (4 * a)
+    elif ph == "Ib":
+        xi, eta = 0.5, s / 2
+    elif ph == "Ic":
+        xi = s / (2 * (3 * a + 2 * b - 1 - 2 * a * b))
+        eta = 2 * a * xi
+    elif ph == "IVa":
+        den = 2 * b - a - 2 * a * b
+        xi, eta = (b - a) / den, s * (1 - 2 * a) / (2 * den)
+    else:  # IVb
+        xi, eta = 0.5, a
+    source = "PPXP24 Table 2" if ph in ("Ia", "II", "III") else "derived (PPXP24 decomposition, γ ∝ d^(2α−1))"
+    return {"phase": ph, "xi": xi, "loss": eta, "source": source}
 
 
 def plrf_lr_bound(lam, B: int) -> float:
