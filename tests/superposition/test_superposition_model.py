@@ -121,6 +121,79 @@ def test_fused_gradients_match_autograd(grouping):
         assert torch.all(dW * (1 - mod.mask[:, None, :]) == 0)
 
 
+def _hand_batch(case):
+    """Two streams, B = 6 samples, n = 5 features. mixed: stream 0 active in samples {1, 4}, stream 1 in
+    {0, 2, 3} (B_c = 3 < B, and stream 0's instances get a padding row); all_active: stream 0 active in every
+    sample (B_c = B); empty: no active entry at all (B_c = 1, a padding row)."""
+    B, n = 6, 5
+    entries = {"mixed": [(0, 1, 0, 0.7), (0, 1, 3, 1.5), (0, 4, 2, 0.3), (1, 0, 1, 1.9), (1, 2, 4, 0.2), (1, 3, 0, 1.1)],
+               "all_active": [(0, s, s % n, 0.25 + 0.3 * s) for s in range(B)] + [(1, 2, 1, 1.3)],
+               "empty": []}[case]
+    cols = list(zip(*entries)) if entries else [()] * 4
+    st, sa, fe = (torch.tensor(c, dtype=torch.long) for c in cols[:3])
+    return M.ActiveBatch(st, sa, fe, torch.tensor(cols[3], dtype=torch.float64)), B, n
+
+
+def test_compact_rows_number_each_streams_active_samples_in_order():
+    x, B, _ = _hand_batch("mixed")
+    row, n_active = M.compact_rows(x, 2, B)
+    assert row.tolist() == [0, 0, 1, 0, 1, 2] and n_active.tolist() == [2, 3]
+    x, B, _ = _hand_batch("all_active")
+    row, n_active = M.compact_rows(x, 2, B)
+    assert row.tolist() == [0, 1, 2, 3, 4, 5, 0] and n_active.tolist() == [6, 1]
+
+
+def test_chunk_plan_rows_and_chunk_lengths():
+    assert M.chunk_plan([2, 3, 3, 2], n=5, batch=6, itemsize=8) == [(0, 4, 3)]
+    assert M.chunk_plan([0, 0], n=5, batch=6, itemsize=8) == [(0, 2, 1)]                       # at least 1 row
+    assert M.chunk_plan([2, 5, 3], n=5, batch=6, itemsize=8, row_multiple=4) == [(0, 3, 6)]   # capped at B
+    # 2 instances of 3 rows x 5 features x 8 bytes fit in 250 bytes; each chunk takes its own largest count
+    assert M.chunk_plan([3, 1, 2, 2, 1], n=5, batch=6, itemsize=8, chunk_bytes=250) == [(0, 2, 3), (2, 4, 2), (4, 5, 1)]
+
+
+@pytest.mark.parametrize("case", ["mixed", "all_active", "empty"])
+@pytest.mark.parametrize("opts", [{}, {"chunk_bytes": 1}, {"row_multiple": 4}], ids=["one_chunk", "per_instance", "rounded"])
+def test_fused_gradients_match_autograd_with_inactive_samples(case, opts):
+    """Samples with no active feature are skipped by the dense products and added in closed form
+    ((B − B_c)‖ReLU(b)‖² to the loss, (B − B_c) ReLU(b) to db): exact, to fp64 rounding, whether some
+    samples are empty (B_c < B, padding rows), none is (B_c = B) or all are."""
+    x, B, n = _hand_batch(case)
+    insts = [dict(m=m, gamma=-1.0, law="power:1.2", seed=s) for m, s in ((3, 0), (2, 1), (3, 2), (2, 3))]
+    ist = torch.tensor([0, 1, 1, 0])
+    mod = _model(insts, n=n)
+    mod.b[:, ::2] = mod.b[:, ::2].abs() + 0.1                         # both ReLU regimes in every instance
+    mod.b[:, 1::2] = -mod.b[:, 1::2].abs() - 0.1
+    _, n_active = M.compact_rows(x, 2, B)
+    plan = M.chunk_plan(n_active[ist].tolist(), n, B, 8, opts.get("row_multiple", 1), opts.get("chunk_bytes"))
+    rows = {"mixed": 3, "all_active": B, "empty": 1}[case]
+    assert max(r for _, _, r in plan) == (min(B, 4) if "row_multiple" in opts and rows < 4 else rows)
+    assert (len(plan) == 4) == ("chunk_bytes" in opts)
+    loss, dW, db = M._fused_loss_grads(mod.W.clone(), mod.b.clone(), mod.mask, x, ist, B, "reference", **opts)
+    W, b = mod.W.clone().requires_grad_(), mod.b.clone().requires_grad_()
+    ref = M.loss_autograd(W, b, mod.mask, x.dense(2, B, n)[ist])
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(dW, W.grad, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(db, b.grad, rtol=1e-12, atol=1e-14)
+    assert torch.all(dW * (1 - mod.mask[:, None, :]) == 0)
+
+
+def test_every_sample_active_at_full_density_matches_autograd():
+    """density = 1 makes p_1 = 1: every sample is active, nothing is skipped (B_c = B), via the real sampler."""
+    n, B = 12, 16
+    insts = INSTANCES[:4]
+    sidx, skeys, p = M.streams_of(insts, n, 1.0)
+    x = M.sample_active(p, B, [instance_generator(s, 2, M._law_key(l)) for s, l in skeys], dtype=torch.float64)
+    assert M.compact_rows(x, len(skeys), B)[1].tolist() == [B] * len(skeys)
+    mod = _model(insts, n=n)
+    ist = torch.tensor(sidx)
+    loss, dW, db = M._fused_loss_grads(mod.W.clone(), mod.b.clone(), mod.mask, x, ist, B, "reference")
+    W, b = mod.W.clone().requires_grad_(), mod.b.clone().requires_grad_()
+    M.loss_autograd(W, b, mod.mask, x.dense(len(skeys), B, n)[ist]).sum().backward()
+    torch.testing.assert_close(dW, W.grad, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(db, b.grad, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("grouping", ["by_m", "pad"])
 def test_superposition_batched_matches_single(grouping):
     """Instance i trained in a batch of mixed widths, decays, laws and seeds = instance i trained alone."""
@@ -186,5 +259,10 @@ def test_fused_gradients_on_triton_backend_match_reference(triton_interpreter):
     ist = torch.tensor(sidx)
     ref = M._fused_loss_grads(mod.W.clone(), mod.b.clone(), mod.mask, x, ist, B, "reference")
     tri = M._fused_loss_grads(mod.W.clone(), mod.b.clone(), mod.mask, x, ist, B, "triton")
-    for r, t in zip(ref, tri):
+    # unrounded compact rows (Triton rounds B_c up to 64 = all 8 rows here), one instance per chunk
+    assert int(M.compact_rows(x, len(skeys), B)[1].max()) < B
+    tri_c = M._fused_loss_grads(mod.W.clone(), mod.b.clone(), mod.mask, x, ist, B, "triton", row_multiple=1,
+                                chunk_bytes=1)
+    for r, t, tc in zip(ref, tri, tri_c):
         torch.testing.assert_close(t, r, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(tc, r, rtol=1e-10, atol=1e-12)
