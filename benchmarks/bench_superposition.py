@@ -12,7 +12,8 @@ features. At "full" this is issue 8's workload: n = 1000, m ∈ {10, 15, 25, 39,
   `n_instances` axis): per width, W [E_m, n, m] stacked over γ × seeds, dense data per seed shared by the
   instances of that seed, autograd through einsum, one `torch.optim.AdamW` with a param group per width.
 - "batched-<backend>": `simulators.superposition.train`: sparse exact sampling shared per seed, fused
-  hand-written gradients, width groups, `kernels.bmm_epilogue`.
+  hand-written gradients, width groups, `kernels.bmm_epilogue`; the dense products run over the samples
+  with an active feature only (the rest in closed form, exactly), in chunks of <= 8 MiB on CPU.
 
 All three start from the same initial parameters (`instance_generator(seed, ROLE_INIT, m)`, as
 `BatchedModel`); `loop_train(..., data="shared")` feeds the loop the batched trainer's own samples, which
@@ -31,7 +32,8 @@ from benchmarks._common import (bmm_time, copy_bandwidth, limit_fields, peak_mem
                                 write_rows)
 from simulators._batch import ROLE_DATA, ROLE_INIT, instance_generator
 from simulators.superposition import TrainSpec, theory, train
-from simulators.superposition.model import _law_key, learning_rates, lr_factor, sample_active
+from simulators.superposition.model import (_law_key, chunk_plan, compact_rows, default_chunk_bytes, group_instances,
+                                            learning_rates, lr_factor, sample_active, streams_of)
 
 LAW = "power:1.2"
 POINTS = {
@@ -148,23 +150,47 @@ def batched_train(pt, device, backend=None) -> list[float]:
     return train(instances(pt), spec, device=device, backend=backend)[2].tolist()
 
 
-def _step_shapes(pt) -> list[tuple[int, int, int, int]]:
-    """The batched step's three dense bmms per width group: y = h Wᵀ, rᵀh (as hᵀr), (rW)ᵀ (as Wᵀrᵀ)."""
-    Eg, B, n = len(pt["gammas"]) * pt["seeds"], pt["batch"], pt["n"]
-    return [s for m in pt["widths"] for s in ((Eg, B, m, n), (Eg, m, B, n), (Eg, m, n, B))]
+def _compact_rows(pt, device) -> dict[int, int]:
+    """Mean dense rows per instance (B_c) of each width group over the timed run's steps, as the trainer
+    computes them: its own samples (regenerated from its per-stream generators), compacted to the samples
+    with an active feature and split as `chunk_plan` splits them (reference backend)."""
+    insts, n, B = instances(pt), pt["n"], pt["batch"]
+    sidx, skeys, p = streams_of(insts, n, 0.0)
+    gens = [instance_generator(seed, ROLE_DATA, _law_key(law)) for seed, law in skeys]
+    groups = group_instances(insts, "by_m")
+    tot = [0] * len(groups)
+    for _ in range(pt["steps"]):
+        x = sample_active(p, B, gens)
+        n_active = compact_rows(x, len(skeys), B)[1]
+        for k, g in enumerate(groups):
+            plan = chunk_plan(n_active[[sidx[e] for e in g]].tolist(), n, B, 4, 1, default_chunk_bytes(device))
+            tot[k] += sum((j - i) * rows for i, j, rows in plan)
+    return {int(insts[g[0]]["m"]): round(t / (pt["steps"] * len(g))) for t, g in zip(tot, groups)}
+
+
+def _step_shapes(pt, device) -> list[tuple[int, int, int, int]]:
+    """The batched step's three dense bmms per width group over its B_c compacted rows (`_compact_rows`):
+    y = h Wᵀ, rᵀh (as hᵀr), (rW)ᵀ (as Wᵀrᵀ)."""
+    Eg, n = len(pt["gammas"]) * pt["seeds"], pt["n"]
+    rows = _compact_rows(pt, device)
+    return [s for m in pt["widths"] for s in ((Eg, rows[m], m, n), (Eg, m, rows[m], n), (Eg, m, n, rows[m]))]
 
 
 def _limit_row(pt, step_s, device) -> dict:
-    """Fraction of the limit of one batched step. Bytes: the dense output y [E, B, n] fp32 is written by the
-    bmm epilogue, read by the norm, the bias-gradient sum and the two gradient bmms (5 passes), W [E, n, m]
-    is read three times and written once by AdamW (with 4 moment reads/writes): ~5·E·B·n + 8·E·n·m words."""
-    E, B, n = len(instances(pt)), pt["batch"], pt["n"]
-    shapes = _step_shapes(pt)
+    """Fraction of the limit of one batched step. FLOPs: the three products over the compacted rows B_c
+    that the step actually multiplies (samples with an active feature, ~65% of B at Σp = 1), not over B;
+    the limit is `torch.bmm` at those shapes, one call per width group (the step issues one per chunk).
+    Bytes: the dense output y [E, B_c, n] fp32 is written by the bmm epilogue, read by the norm, the
+    bias-gradient sum and the two gradient bmms (5 passes; an upper bound on memory traffic, since a chunk's
+    y of <= 8 MiB can stay in cache between passes), W [E, n, m] is read three times and written once by
+    AdamW (with 4 moment reads/writes): ~5·E·B_c·n + 8·E·n·m words."""
+    shapes = _step_shapes(pt, device)
     flops = sum(2.0 * e * a * k * c for e, a, k, c in shapes)
-    nm = sum(len(pt["gammas"]) * pt["seeds"] * n * m for m in pt["widths"])
-    bytes_moved = 4.0 * (5 * E * B * n + 8 * nm)
+    ybytes = sum(4.0 * e * a * c for e, a, k, c in shapes[::3])                      # y [E_g, B_c, n] per group
+    nm = sum(len(pt["gammas"]) * pt["seeds"] * pt["n"] * m for m in pt["widths"])
+    bytes_moved = 5 * ybytes + 4.0 * 8 * nm
     peak_s = bmm_time(shapes, device=device, min_time=0.05 if pt["n"] < 100 else 0.2)
-    return limit_fields(step_s, flops, bytes_moved, peak_s, copy_bandwidth(4 * E * B * n, device=device)["copy_gbytes_per_s"])
+    return limit_fields(step_s, flops, bytes_moved, peak_s, copy_bandwidth(int(ybytes), device=device)["copy_gbytes_per_s"])
 
 
 def _growth_rows(size, device) -> list[dict]:
@@ -213,7 +239,8 @@ def run(size: str = "full") -> list[dict]:
                      "speedup_vs_loop": times["python-loop"]["time_s"] / t["time_s"],
                      "speedup_vs_baseline": times["einsum-buckets"]["time_s"] / t["time_s"], **mem[k],
                      "threads": 1 if device.type == "cpu" else None})
-    rows.append({"benchmark": "superposition_limit", "provider": "batched-reference", "config": dict(pt),
+    rows.append({"benchmark": "superposition_limit", "provider": "batched-reference",
+                 "config": dict(pt, compact_rows=_compact_rows(pt, device)),
                  "time_s": times["batched-reference"]["time_s"] / pt["steps"], **lim})
     return rows + growth
 
