@@ -184,7 +184,9 @@ def compact_rows(x: ActiveBatch, n_streams: int, batch: int) -> tuple[torch.Tens
 
 
 # Dense rows per chunk of instances on CPU: the step's [E_c, B_c, n] buffers stay cache-sized and under
-# glibc's 32 MiB mmap threshold (a larger buffer is mmapped and page-faulted afresh every step).
+# glibc's 32 MiB mmap threshold (a larger buffer is mmapped and page-faulted afresh every step). Measured
+# at the benchmark's full point (n = 1000, B = 2048, 36 models, 1 thread): 2 to 16 MiB all 182-188 ms/step,
+# 32 MiB 202 ms, one chunk per width group 204 ms.
 CHUNK_BYTES_CPU = 8 << 20
 
 
