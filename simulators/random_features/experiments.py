@@ -624,7 +624,7 @@ def _ph_analyze(cfg, records):
                         f"(or all of it if shorter): [{max(win[0], x[0]):.3g}, {x[-1]:.3g}].")
     an.notes.append(f"frontier rule: f = d·r·B on 60 log budgets in [10·d_min², d_max·r_max]; per seed, L(d, f/d) by "
                     f"log-log interpolation in r, argmin over {len(cfg.ds)} sizes refined by a parabola in log d; "
-                    "budgets where any seed's d* is on the grid edge are dropped.")
+                    "budgets where any seed's d* (or the theory curve's) is on the grid edge are dropped.")
     return an
 
 
