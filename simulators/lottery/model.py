@@ -4,7 +4,9 @@ Layout: nets are grouped by width (one `TwoLayerNets` bucket per width N, instan
 that width). One optimiser step updates every bucket: K widths → K batched forward/backward calls per
 step, never one call per net. Both matmuls go through `kernels.bmm_epilogue` (fused bias + activation):
 the first layer is a K=1 matmul [E, T, 1] @ [E, 1, N] with bias b and activation σ; the output layer is
-[E, T, N] @ [E, N, 1] + c.
+[E, T, N] @ [E, N, 1] + c. That is the module's definition and the autograd engine; `train_adam`'s
+default engine is a hand-written gradient + Adam step (optionally torch.compile'd) in an [E, N, T] layout,
+applied to each bucket in chunks of instances whose dense buffers stay cache-sized on CPU (`chunk_plan`).
 
 Independence: the loss is summed over instances, Adam is per-element and the learning-rate schedule is a
 function of the step only, so net e's trajectory does not depend on its batch-mates (test:
@@ -135,10 +137,38 @@ def measure_mse(nets: Sequence[TwoLayerNets], x: torch.Tensor, y: torch.Tensor, 
 
 # --------------------------------------------------------------------------- fused fast path
 # Why: the autograd path through bmm_epilogue materialises [E, T, N] several times and torch.bmm with
-# K = 1 / N = 1 is slow on CPU: 47 ms per Adam step for 16 seeds × widths 8…1024 (P = 128, 1 thread,
-# shared machine). The hand-written gradient below, compiled by torch.compile (inductor fuses the
-# activation with the reductions over N and T, so [E, T, N] is never stored), takes ~4 ms for the
-# N = 1024 bucket vs 54 ms eager. It is checked against autograd through `TwoLayerNets` in the tests.
+# K = 1 / N = 1 is slow on CPU. The hand-written gradient below, compiled by torch.compile (inductor fuses
+# the activation with the reductions over N and T), is checked against autograd in the tests. Two things
+# decide its speed on CPU (issue 8 workload: 4 widths 8…512 × 128 seeds, T = 1024, 2 threads, under the lock):
+#   * layout [E, N, T], T innermost: the reductions over T are contiguous and small widths vectorise (the
+#     [E, T, N] layout ran N = 8 at ~1.5 ms vs ~0.35 ms, its 16-lane vectors half empty);
+#   * chunks of instances (`chunk_plan`): inductor still stores two [E_c, N, T] buffers per call. A whole
+#     bucket's buffers (128 MiB each at N = 512) stream through DRAM and, above glibc's 32 MiB mmap
+#     threshold, are mmapped and page-faulted afresh every call (65k minor faults per step at N = 512).
+#     Whole compiled step, [E, N, T] layout: one chunk per bucket 125 ms; chunks of 2 / 4 / 8 / 12 MiB per
+#     buffer 35-50 / 30-34 / 37-46 / 47 ms. At 8 MiB the two freed buffers still exceed glibc's trim
+#     threshold now and then (3-9k faults per step at N = 512); 4 MiB gave none. Before both changes: 241 ms.
+CHUNK_BYTES_CPU = 4 << 20
+
+
+def chunk_plan(E: int, width: int, n_points: int, itemsize: int, chunk_bytes: int | None) -> list[tuple[int, int]]:
+    """How the fused step splits a bucket of E instances: (start, stop) per chunk of consecutive instances.
+
+    Each chunk holds as many instances as fit `chunk_bytes` of one dense [E_c, N, T] buffer (at least one);
+    None: one chunk. The last chunk may be shorter (ragged)."""
+    if E < 1:
+        raise ValueError(f"E must be >= 1, got {E}")
+    if chunk_bytes is not None and chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be >= 1 or None, got {chunk_bytes}")
+    k = E if chunk_bytes is None else max(1, min(E, chunk_bytes // (width * n_points * itemsize)))
+    return [(i, min(i + k, E)) for i in range(0, E, k)]
+
+
+def default_chunk_bytes(device) -> int | None:
+    """CHUNK_BYTES_CPU on CPU; None (one chunk per bucket: fewer, larger launches) elsewhere."""
+    return CHUNK_BYTES_CPU if torch.device(device).type == "cpu" else None
+
+
 def act_and_grad(z: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
     """σ(z) and σ'(z), elementwise, for the four activations (GELU in its exact erf form)."""
     if activation == "silu":
@@ -157,24 +187,28 @@ def act_and_grad(z: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.
 
 def forward_fused(x: torch.Tensor, theta: torch.Tensor, c: torch.Tensor, activation: str) -> torch.Tensor:
     """f(x) for theta = stack(w, b, v) [3, E, N], c [E], x [T] -> [E, T]."""
-    z = x[None, :, None] * theta[0][:, None, :] + theta[1][:, None, :]          # [E, T, N]
+    z = theta[0][:, :, None] * x[None, None, :] + theta[1][:, :, None]          # [E, N, T]
     h, _ = act_and_grad(z, activation)
-    return (h * theta[2][:, None, :]).sum(-1) + c[:, None]                      # [E, T]
+    return (h * theta[2][:, :, None]).sum(1) + c[:, None]                       # [E, T]
 
 
 def loss_and_grad(x, y, theta, c, activation: str):
     """MSE per net and its exact gradient, by hand (no autograd).
 
+    With z = w x + b, r = f(x) − y and g = 2r/T: ∂L/∂w = v Σ_t g_t x_t σ'(z_t), ∂L/∂b = v Σ_t g_t σ'(z_t),
+    ∂L/∂v = Σ_t g_t σ(z_t), ∂L/∂c = Σ_t g_t. Computed in the [E, N, T] layout (T innermost).
+
     Args: x, y [T]; theta = stack(w, b, v) [3, E, N]; c [E].
     Returns: loss [E], grad_theta [3, E, N], grad_c [E].
     """
     w, b, v = theta[0], theta[1], theta[2]
-    z = x[None, :, None] * w[:, None, :] + b[:, None, :]                       # [E, T, N]
+    z = w[:, :, None] * x[None, None, :] + b[:, :, None]                       # [E, N, T]
     h, dh = act_and_grad(z, activation)
-    r = (h * v[:, None, :]).sum(-1) + c[:, None] - y                            # [E, T] residual
+    r = (h * v[:, :, None]).sum(1) + c[:, None] - y                             # [E, T] residual
     g = r * (2.0 / x.shape[0])                                                  # dL/df  [E, T]
-    dz = g[:, :, None] * v[:, None, :] * dh                                     # [E, T, N]
-    grad = torch.stack([(dz * x[None, :, None]).sum(1), dz.sum(1), (g[:, :, None] * h).sum(1)])
+    gx = g * x[None, :]                                                         # [E, T]
+    grad = torch.stack([v * (dh * gx[:, None, :]).sum(2), v * (dh * g[:, None, :]).sum(2),
+                        (h * g[:, None, :]).sum(2)])                            # [3, E, N]
     return (r * r).mean(1), grad, g.sum(1)
 
 
@@ -231,7 +265,8 @@ class Trajectory:
 
 
 def train_adam(nets: Sequence[TwoLayerNets], cfg: LotteryConfig, data: dict[str, torch.Tensor], *,
-               engine: str = "fused", use_compile: bool | None = None) -> Trajectory:
+               engine: str = "fused", use_compile: bool | None = None, chunk_bytes: int | None | str = "auto",
+               ) -> Trajectory:
     """Full-batch Adam on MSE for every net at once (cfg.lr, schedule, warm-up, steps, betas, eps 1e-8).
 
     Loss = Σ_buckets Σ_e mean_T (f_e(x) − y)². Test MSE of all nets is recorded after each of
@@ -241,6 +276,10 @@ def train_adam(nets: Sequence[TwoLayerNets], cfg: LotteryConfig, data: dict[str,
         engine: "fused" (hand-written gradient + Adam, optionally compiled) or "autograd"
             (TwoLayerNets.forward through kernels.bmm_epilogue + torch.optim.Adam): same numbers.
         use_compile: compile the fused step (None: `should_compile`).
+        chunk_bytes: fused engine only: each bucket's instances are updated in chunks whose dense
+            [E_c, N, T] buffer holds at most this many bytes (`chunk_plan`); "auto": `default_chunk_bytes`
+            (4 MiB on CPU, one chunk on CUDA); None: one chunk per bucket. Exact for any value: Adam and
+            the loss are per instance.
     """
     if engine not in ("fused", "autograd"):
         raise ValueError(f"engine must be 'fused' or 'autograd', got {engine!r}")
@@ -253,26 +292,35 @@ def train_adam(nets: Sequence[TwoLayerNets], cfg: LotteryConfig, data: dict[str,
     step_fn = _maybe_compiled(adam_fused_step, use_compile)
     fwd = _maybe_compiled(forward_fused, use_compile)
     dt, dev = nets[0].w.dtype, nets[0].w.device
-    st = []
+    if chunk_bytes == "auto":
+        chunk_bytes = default_chunk_bytes(dev)
+    st = []   # per bucket, per chunk: [theta [3, E_c, N], c [E_c], m, s, mc, sc], each contiguous
     for net in nets:
         th = torch.stack([net.w.detach(), net.b.detach(), net.v.detach()])       # [3, E, N]
-        cc = net.c.detach().clone()
-        st.append([th, cc, torch.zeros_like(th), torch.zeros_like(th), torch.zeros_like(cc), torch.zeros_like(cc)])
-    test, losses = [], [None] * len(nets)
+        cc = net.c.detach()
+        plan = chunk_plan(th.shape[1], net.width, len(x), th.element_size(), chunk_bytes)
+        st.append([[th[:, i:j].clone(), cc[i:j].clone(), torch.zeros_like(th[:, i:j]), torch.zeros_like(th[:, i:j]),
+                    torch.zeros_like(cc[i:j]), torch.zeros_like(cc[i:j])] for i, j in plan])
+
+    def mse(xx, yy):   # per bucket [E]
+        return [torch.cat([_mse_chunked(fwd, xx, yy, ch[0], ch[1], cfg.activation) for ch in chunks])
+                for chunks in st]
+
+    test = []
     for step in range(cfg.steps):
         lr = torch.tensor(cfg.lr * lr_factor(step, cfg.steps, cfg.warmup_steps, cfg.schedule), dtype=dt, device=dev)
         bc1 = torch.tensor(1 - cfg.beta1 ** (step + 1), dtype=dt, device=dev)
         bc2 = torch.tensor(1 - cfg.beta2 ** (step + 1), dtype=dt, device=dev)
-        for k, (th, cc, m, s, mc, sc) in enumerate(st):
-            losses[k], *st[k] = step_fn(x, y, th, cc, m, s, mc, sc, lr, bc1, bc2, cfg.beta1, cfg.beta2, cfg.activation)
+        for chunks in st:
+            for ch in chunks:
+                _, *ch[:] = step_fn(x, y, *ch, lr, bc1, bc2, cfg.beta1, cfg.beta2, cfg.activation)
         if step + 1 in ckpts:
-            test.append([_mse_chunked(fwd, data["x_test"], data["y_test"], th, cc, cfg.activation)
-                         for th, cc, *_ in st])
+            test.append(mse(data["x_test"], data["y_test"]))
     with torch.no_grad():
-        for net, (th, cc, *_) in zip(nets, st):
+        for net, chunks in zip(nets, st):
+            th, cc = torch.cat([ch[0] for ch in chunks], 1), torch.cat([ch[1] for ch in chunks])
             net.w.copy_(th[0]), net.b.copy_(th[1]), net.v.copy_(th[2]), net.c.copy_(cc)
-    train = [_mse_chunked(fwd, x, y, th, cc, cfg.activation) for th, cc, *_ in st]
-    return Trajectory(ckpts, test, train, "fused-compiled" if use_compile else "fused")
+    return Trajectory(ckpts, test, mse(x, y), "fused-compiled" if use_compile else "fused")
 
 
 def _mse_chunked(fwd, x, y, theta, c, activation, chunk: int = 256) -> torch.Tensor:

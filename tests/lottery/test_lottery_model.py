@@ -105,3 +105,46 @@ def test_lottery_checkpoints_end_at_the_last_step(steps, n):
 
     c = checkpoint_steps(steps, n)
     assert c[-1] == steps and len(c) <= n and c == sorted(set(c))
+
+
+def test_lottery_chunk_plan_covers_instances_in_order():
+    """chunk_plan: consecutive (start, stop) ranges covering 0..E, at most chunk_bytes each (at least one
+    instance), a ragged last chunk, one chunk for None; bad sizes raise naming the parameter."""
+    from simulators.lottery.model import chunk_plan
+
+    assert chunk_plan(5, 3, 10, 8, 2 * 3 * 10 * 8) == [(0, 2), (2, 4), (4, 5)]
+    assert chunk_plan(5, 3, 10, 8, 1) == [(i, i + 1) for i in range(5)]      # below one instance: one each
+    assert chunk_plan(5, 3, 10, 8, None) == [(0, 5)]
+    assert chunk_plan(5, 3, 10, 8, 10 ** 9) == [(0, 5)]
+    with pytest.raises(ValueError, match="chunk_bytes"):
+        chunk_plan(5, 3, 10, 8, 0)
+    with pytest.raises(ValueError, match="E must be"):
+        chunk_plan(0, 3, 10, 8, None)
+
+
+@pytest.mark.parametrize("per_chunk", [1, 2], ids=["one-instance-chunks", "ragged-last-chunk"])
+def test_lottery_chunked_step_matches_unchunked(per_chunk):
+    """Training in chunks of instances (1 per chunk; 2 per chunk with a ragged last chunk of 5 seeds) gives the
+    one-chunk numbers: parameters, test and train MSE, float64."""
+    cfg = LotteryConfig(widths=(3, 8), seeds=5, steps=30, n_checkpoints=2, n_test=40, n_train=64)
+    pts = [{"width": n, "seed": s} for n in cfg.widths for s in range(cfg.seeds)]
+    whole, tw = _train(cfg, pts, use_compile=False, chunk_bytes=None)
+    bytes_ = per_chunk * 8 * cfg.n_train * 8            # per_chunk instances of the widest bucket (N = 8, fp64)
+    parts, tp = _train(cfg, pts, use_compile=False, chunk_bytes=bytes_)
+    for a, b in zip(parts, whole):
+        for k in ("w", "b", "v", "c"):
+            torch.testing.assert_close(getattr(a, k), getattr(b, k), rtol=1e-12, atol=1e-14)
+    for a, b in zip(tp.test_mse[-1] + tp.train_mse, tw.test_mse[-1] + tw.train_mse):
+        assert a.shape == (cfg.seeds,)
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+    assert (parts[1].w - TwoLayerNets(8, range(5), "silu", dtype=torch.float64).w).abs().max() > 1e-3
+
+
+def test_lottery_train_chunking_splits_buckets():
+    """The CPU default really chunks a bucket whose [E, N, T] buffer exceeds CHUNK_BYTES_CPU (so the chunked
+    path is the one the experiments run), and leaves a small bucket whole."""
+    from simulators.lottery.model import CHUNK_BYTES_CPU, chunk_plan, default_chunk_bytes
+
+    assert default_chunk_bytes("cpu") == CHUNK_BYTES_CPU and default_chunk_bytes("meta") is None
+    assert len(chunk_plan(128, 512, 1024, 4, default_chunk_bytes("cpu"))) == 64
+    assert len(chunk_plan(128, 8, 1024, 4, default_chunk_bytes("cpu"))) == 1
