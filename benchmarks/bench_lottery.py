@@ -101,8 +101,10 @@ def batched_train(cfg: LotteryConfig, data, dtype, engine="fused", use_compile=F
 def _limit(cfg, step_s, device) -> dict:
     """The fused step as a matmul would be: z = x wᵀ + b is a rank-1 outer product and f = σ(z) v a
     matrix-vector product ([E, P, N] × [E, N, 1]), so the only bmm-shaped work is 2 matrix-vector passes
-    forward and 3 backward (FLOPs 2·E·P·N each). The step is memory-bound: it streams [E, P, N] tensors
-    (z, σ, σ', dz and their products: ~10 passes of 4-byte words, counted as bytes moved)."""
+    forward and 3 backward (FLOPs 2·E·P·N each). Bytes: ~10 passes of 4-byte words over [E, P, N], what an
+    unchunked step streams; the chunked step (model.chunk_plan) keeps them in cache, so its "gbytes_per_s"
+    can exceed the copy bandwidth and its fraction of this bmm peak exceed 1: it is bound by the elementwise
+    activation work, which neither count measures."""
     EPN = sum(cfg.seeds * cfg.n_train * n for n in cfg.widths)
     flops = 5 * 2.0 * EPN
     shapes = [(cfg.seeds, cfg.n_train, n, 1) for n in cfg.widths] * 5
