@@ -10,24 +10,41 @@ Shape letters: R trials (instances; one seed each), C memory columns sharing a t
 
 Batched scoring (`measure_error`). Scores for all tokens are E W Uᵀ: reassociated as E (W Uᵀ) with
 W Uᵀ = Eᵀ (q ⊙ G[f*]), G = U Uᵀ [M, M], so the cost is N·d·M per column and W (d×d) never exists.
-E is streamed in token blocks of `BLOCK` rows: pass 1 accumulates W Uᵀ, pass 2 scores, takes the
-argmax and accumulates the p-weighted error. Block b of trial r is drawn from its own generator keyed
-by (seed_r, ROLE_EMBED, d, 0, b), so a trial's embeddings never depend on its batch-mates or on the
-chunking; blocks are cached between the passes when they fit in `cache_elems`, else redrawn.
-Embeddings are drawn in float32 on the CPU and then cast and moved (float64 runs see the same numbers).
+Trials are processed in chunks whose embeddings E [R_c, N, d] fill about `chunk_bytes` (one chunk on CUDA):
+each chunk's E is drawn once into a reused buffer, pass 1 accumulates W Uᵀ over token blocks of `BLOCK`
+rows, pass 2 scores all N tokens, takes the argmax and the p-weighted error. Block b of trial r is drawn
+from its own generator keyed by (seed_r, ROLE_EMBED, d, 0, b), so a trial's embeddings never depend on its
+batch-mates or on the chunking. Embeddings are drawn in float32 on the CPU and then cast and moved
+(float64 runs see the same numbers).
+
+Why (measured at the benchmark's "full" point: 64 trials, 8 dims d ≤ 128, N = 10⁴, 2 threads, under the
+lock). Drawing the embeddings is ~55% of the per-trial loop's time (0.88 of 1.6 s), all of it serial: ~8 µs
+per block to derive its seed (numpy SeedSequence), ~2.4 µs to build a Generator, then `torch.randn` at
+~2.8 ns/number. The former scorer kept E between its passes only below 2²⁵ elements and redrew it above
+(d = 64, 128: RNG twice), and its whole-E buffers page-faulted afresh on every call (2.14 s in the issue-8
+run, 1.75 s here). Now: each chunk is drawn once and read twice while warm, into a reused buffer; the
+block seeds of a chunk are derived in one vectorised pass (`block_seeds`) and one generator is re-seeded
+per block: 1.12 s (min of 3). The errors are bit-identical to the former scorer's and do not depend on
+the chunking. Chunk size (min of 3): 4 MiB 1.45 s (per-block Python overhead of one-trial chunks),
+32 MiB 1.12 s, 128 MiB 1.43 s, one chunk 1.44 s (page faults: 20k, 142k, 196k per call). Drawing the
+blocks in 2 Python threads (`torch.randn` releases the GIL; alone that draws d = 128 in 0.14 s instead of
+0.26 s) made the scorer slower (1.40–1.98 s): the threads compete with torch's intra-op pool, which
+keeps spinning after each bmm. The remaining `torch.randn` time (~0.65 s) is shared with the per-trial
+loop and bounds the speed-up over it at ~2.5×.
 """
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
+import numpy as np
 import torch
 
 import kernels
-from simulators._batch import ROLE_DATA, ROLE_EMBED, instance_generator
+from simulators._batch import ROLE_DATA, ROLE_EMBED, derive_seed, instance_generator
 
 BLOCK = 256                 # token rows per embedding block (fixed: part of the RNG key layout)
-CACHE_ELEMS = 1 << 25       # keep E between the two passes when R·N·d is at most this (128 MB fp32)
+CHUNK_BYTES_CPU = 32 << 20  # fp32 embedding bytes per chunk of trials on CPU (at least one trial per chunk)
 SCHEMES = ("seen", "freq", "pop", "threshold", "pop_threshold")
 
 
@@ -117,11 +134,14 @@ def error_infinite_capacity(counts: torch.Tensor, p: torch.Tensor) -> torch.Tens
 
 
 # --------------------------------------------------------------------------- embeddings
-def embedding_block(seed: int, d: int, b: int, N: int) -> torch.Tensor:
-    """Rows [b·BLOCK, min(N, (b+1)·BLOCK)) of trial `seed`'s input embeddings, N(0, I_d/d), float32 CPU."""
+def embedding_block(seed: int, d: int, b: int, N: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Rows [b·BLOCK, min(N, (b+1)·BLOCK)) of trial `seed`'s input embeddings, N(0, I_d/d), float32 CPU.
+    `out`: a contiguous float32 CPU [n, d] tensor to draw into (same numbers, no allocation)."""
     n = min(N, (b + 1) * BLOCK) - b * BLOCK
     g = instance_generator(seed, ROLE_EMBED, d, 0, b)
-    return torch.randn(n, d, generator=g, dtype=torch.float32).mul_(1.0 / math.sqrt(d))
+    if out is None:
+        return torch.randn(n, d, generator=g, dtype=torch.float32).mul_(1.0 / math.sqrt(d))
+    return torch.randn(n, d, generator=g, dtype=torch.float32, out=out).mul_(1.0 / math.sqrt(d))
 
 
 def output_embeddings(seed: int, d: int, M: int) -> torch.Tensor:
@@ -137,17 +157,79 @@ def input_embeddings(seed: int, d: int, N: int) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- batched scorer
+def trial_chunks(R: int, N: int, d: int, chunk_bytes: int | None) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive trials per chunk: as many as fit `chunk_bytes` of fp32 E [R_c, N, d]
+    (at least one; the last chunk may be shorter); None: one chunk."""
+    if R < 1:
+        raise ValueError(f"R must be >= 1, got {R}")
+    if chunk_bytes is not None and chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be >= 1 or None, got {chunk_bytes}")
+    k = R if chunk_bytes is None else max(1, min(R, chunk_bytes // (4 * N * d)))
+    return [(i, min(i + k, R)) for i in range(0, R, k)]
+
+
+def block_seeds(seeds: Sequence[int], d: int, n_blocks: int) -> list[int]:
+    """`derive_seed(seed, ROLE_EMBED, d, 0, b)` for every trial seed and block b < n_blocks, trial-major, in one
+    vectorised pass: numpy's SeedSequence hash (pool of 4 uint32 words, then 2 output words) written out over
+    the [R·n_blocks, 5] keys. The same integers as `derive_seed` (tested); ~0.3 µs per key instead of ~8 µs.
+    Keys that are not single uint32 words (seed ≥ 2³², d ≥ 2³²) go through `derive_seed` itself."""
+    if any(not 0 <= int(s) < 1 << 32 for s in seeds) or not 0 <= d < 1 << 32:
+        return [derive_seed(int(s), ROLE_EMBED, d, 0, b) for s in seeds for b in range(n_blocks)]
+    ent = np.array([[int(s), ROLE_EMBED, d, 0, b] for s in seeds for b in range(n_blocks)], dtype=np.uint32)
+    u32 = np.uint32
+    h = u32(0x43B0D7E5)                           # SeedSequence: INIT_A, MULT_A, MIX_MULT_L/R, INIT_B, MULT_B
+
+    def hashmix(v):
+        nonlocal h
+        v = (v ^ h) * (h := u32(h * u32(0x931E8875)))
+        return v ^ (v >> u32(16))
+
+    def mix(x, y):
+        r = u32(0xCA01F9DD) * x - u32(0x4973F715) * y
+        return r ^ (r >> u32(16))
+
+    with np.errstate(over="ignore"):
+        pool = [hashmix(ent[:, i]) for i in range(4)]
+        for i in range(4):
+            for j in range(4):
+                if i != j:
+                    pool[j] = mix(pool[j], hashmix(pool[i]))
+        for j in range(4):                       # the 5th entropy word
+            pool[j] = mix(pool[j], hashmix(ent[:, 4]))
+        hb, words = u32(0x8B51F9DD), []
+        for i in range(2):
+            v = (pool[i] ^ hb) * (hb := u32(hb * u32(0x58F38DED)))
+            words.append(v ^ (v >> u32(16)))
+    return [((int(a) << 31) ^ int(b)) & ((1 << 63) - 1) for a, b in zip(*words)]
+
+
+def draw_embeddings(seeds: Sequence[int], d: int, N: int, out: torch.Tensor) -> torch.Tensor:
+    """Input embeddings of the trials `seeds` into `out` [len(seeds), N, d] (contiguous float32 CPU): the same
+    numbers as `input_embeddings` (each block from its own seed, as in `embedding_block`), with the block seeds
+    derived in one batch, one generator re-seeded per block, and no per-block allocation or concatenation."""
+    nb = math.ceil(N / BLOCK)
+    g = torch.Generator(device="cpu")
+    scale = 1.0 / math.sqrt(d)
+    for k, sd in enumerate(block_seeds(seeds, d, nb)):
+        i, b = divmod(k, nb)
+        g.manual_seed(sd)
+        torch.randn(min(N, (b + 1) * BLOCK) - b * BLOCK, d, generator=g, dtype=torch.float32,
+                    out=out[i, b * BLOCK: min(N, (b + 1) * BLOCK)]).mul_(scale)
+    return out
+
+
 def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int, M: int, *,
                   device=None, dtype=torch.float32, backend: str | None = None,
-                  cache_elems: int = CACHE_ELEMS) -> torch.Tensor:
-    """Exact population error of R × C outer-product memories, streaming the embeddings in token blocks.
+                  chunk_bytes: int | None | str = "auto") -> torch.Tensor:
+    """Exact population error of R × C outer-product memories, in chunks of trials (module docstring).
 
     Args:
         q: memory weights [R, C, N] (trial r, column c).
         p: token probabilities weighting the error, [C, N] or [R, C, N].
         seeds: the R trials' seeds (embeddings keyed by (seed, d)); d: dimension; M: number of labels.
         device, dtype, backend: where and how to compute (backend goes to `kernels.bmm_epilogue`).
-        cache_elems: keep E between the passes if R·N·d is at most this, else draw it twice.
+        chunk_bytes: fp32 embedding bytes per chunk of trials; "auto": CHUNK_BYTES_CPU on CPU, one chunk
+            elsewhere; None: one chunk. The errors do not depend on it.
     Returns:
         errors [R, C] (float64): Σ_x p(x) 1{argmax_y e_xᵀ W u_y ≠ f*(x)}.
     """
@@ -155,34 +237,33 @@ def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int
     if len(seeds) != R:
         raise ValueError(f"need one seed per trial: q has R = {R}, got {len(seeds)} seeds")
     device = torch.device(device or "cpu")
+    if isinstance(chunk_bytes, str):
+        if chunk_bytes != "auto":
+            raise ValueError(f"chunk_bytes must be 'auto', None or an int >= 1, got {chunk_bytes!r}")
+        chunk_bytes = CHUNK_BYTES_CPU if device.type == "cpu" else None
+    chunks = trial_chunks(R, N, d, chunk_bytes)
     f = labels(N, M).to(device)                                                   # [N]
     U = torch.stack([output_embeddings(s, d, M) for s in seeds]).to(device, dtype)  # [R, M, d]
     G = torch.bmm(U, U.transpose(1, 2))                                          # [R, M, M]
-    qG = q.to(device, dtype)[..., None] * G[:, None, f, :]                        # [R, C, N, M]
-    qG = qG.permute(0, 2, 1, 3).reshape(R, N, C * M)                              # [R, N, C·M]
     p = p.to(device, torch.float64).expand(R, C, N)
     n_blocks = math.ceil(N / BLOCK)
-    cache = [] if R * N * d <= cache_elems else None
-
-    def block(b):
-        if cache is not None and b < len(cache):
-            return cache[b]
-        Eb = torch.stack([embedding_block(s, d, b, N) for s in seeds]).to(device, dtype)  # [R, n, d]
-        if cache is not None:
-            cache.append(Eb)
-        return Eb
-
-    WUt = torch.zeros(R, d, C * M, device=device, dtype=dtype)                    # [R, d, C·M] = W Uᵀ
-    for b in range(n_blocks):
-        sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
-        WUt += kernels.bmm_epilogue(block(b).transpose(1, 2), qG[:, sl].contiguous(), backend=backend)
-    err = torch.zeros(R, C, device=device, dtype=torch.float64)
-    for b in range(n_blocks):
-        sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
-        scores = kernels.bmm_epilogue(block(b), WUt, backend=backend)             # [R, n, C·M]
-        pred = scores.view(R, -1, C, M).argmax(-1)                                # [R, n, C]
-        wrong = (pred != f[sl, None]).to(torch.float64)                           # [R, n, C]
-        err += (wrong.transpose(1, 2) * p[..., sl]).sum(-1)
+    buf = torch.empty(max(b - a for a, b in chunks), N, d, dtype=torch.float32)   # reused by every chunk
+    err = torch.empty(R, C, device=device, dtype=torch.float64)
+    for r0, r1 in chunks:
+        Rc = r1 - r0
+        E = draw_embeddings(seeds[r0:r1], d, N, buf[:Rc]).to(device, dtype)    # [R_c, N, d]
+        qG = q[r0:r1].to(device, dtype)[..., None] * G[r0:r1, None, f, :]        # [R_c, C, N, M]
+        qG = qG.permute(0, 2, 1, 3).reshape(Rc, N, C * M)                         # [R_c, N, C·M]
+        WUt = torch.zeros(Rc, d, C * M, device=device, dtype=dtype)               # [R_c, d, C·M] = W Uᵀ
+        for b in range(n_blocks):
+            sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
+            WUt += kernels.bmm_epilogue(E[:, sl].transpose(1, 2), qG[:, sl].contiguous(), backend=backend)
+        scores = kernels.bmm_epilogue(E, WUt, backend=backend)                   # [R_c, N, C·M]
+        wrong = (scores.view(Rc, N, C, M).argmax(-1) != f[:, None]).to(torch.float64)  # [R_c, N, C]
+        e = err[r0:r1].zero_()
+        for b in range(n_blocks):   # per block, in the order the stored results were summed (bit-identical)
+            sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
+            e += (wrong[:, sl].transpose(1, 2) * p[r0:r1, :, sl]).sum(-1)
     return err.cpu()
 
 

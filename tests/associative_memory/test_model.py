@@ -6,8 +6,9 @@ import torch
 
 from simulators.associative_memory import learned, theory
 from simulators.associative_memory.hopfield import dense_bit_error, patterns, retrieval_overlap
-from simulators.associative_memory.model import (measure_error, measure_error_per_trial, memory_weights,
-                                                 sample_counts, zipf_probs)
+from simulators.associative_memory.model import (block_seeds, draw_embeddings, input_embeddings, measure_error,
+                                                 measure_error_per_trial, memory_weights, sample_counts,
+                                                 trial_chunks, zipf_probs)
 from simulators.harness.fit import fit_power_law
 
 
@@ -24,8 +25,46 @@ def test_streamed_scorer_matches_per_trial_oracle_and_batch_independence():
     assert torch.allclose(fast, ref, atol=1e-6)
     alone = measure_error(q[1:2], p[None], [3], d, M, dtype=torch.float64)          # trial 3 alone
     assert torch.equal(alone[0], fast[1])
-    nocache = measure_error(q, p[None], seeds, d, M, dtype=torch.float64, cache_elems=0)
-    assert torch.equal(nocache, fast)
+
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 4 * 700 * 48 * 2, None])
+def test_trial_chunks_give_identical_errors(chunk_bytes):
+    """One trial per chunk, two trials per chunk with a ragged last chunk, one chunk: the same errors, bit for bit."""
+    N, M, d, seeds = 700, 5, 48, [0, 3, 7]
+    p = zipf_probs(N, 2.0)
+    q = torch.stack([_q(p, ["pop^1", "pop_threshold", "pop^0.5"], d)] * 3)          # [R, C, N]
+    ref = measure_error(q, p[None], seeds, d, M)                                     # default: one chunk here
+    assert torch.equal(measure_error(q, p[None], seeds, d, M, chunk_bytes=chunk_bytes), ref)
+    assert torch.allclose(ref, measure_error_per_trial(q, p[None], seeds, d, M), atol=1e-6)
+
+
+def test_trial_chunks_plan_and_bad_input():
+    assert trial_chunks(5, 10, 4, 2 * 4 * 10 * 4) == [(0, 2), (2, 4), (4, 5)]
+    assert trial_chunks(5, 10, 4, 1) == [(i, i + 1) for i in range(5)]
+    assert trial_chunks(5, 10, 4, None) == [(0, 5)]
+    with pytest.raises(ValueError, match="chunk_bytes"):
+        trial_chunks(5, 10, 4, 0)
+    with pytest.raises(ValueError, match="R must be"):
+        trial_chunks(0, 10, 4, None)
+    p = zipf_probs(20, 2.0)
+    with pytest.raises(ValueError, match="chunk_bytes"):
+        measure_error(p[None, None], p[None], [0], 4, 5, chunk_bytes="big")
+
+
+def test_block_seeds_equal_derive_seed():
+    """The vectorised SeedSequence hash gives derive_seed's integers, including the fallback for big seeds."""
+    from simulators._batch import ROLE_EMBED, derive_seed
+    for seeds, d, nb in (([0, 1, 7, 12345, 2**32 - 1], 128, 40), ([3, 2**40 + 5], 4096, 3), ([9], 4, 1)):
+        want = [derive_seed(s, ROLE_EMBED, d, 0, b) for s in seeds for b in range(nb)]
+        assert block_seeds(seeds, d, nb) == want
+
+
+def test_draw_embeddings_matches_input_embeddings():
+    """Drawing into a reused buffer gives the seeded stream's numbers (ragged last block: N = 300)."""
+    out = torch.full((2, 300, 8), float("nan"))
+    draw_embeddings([4, 1], 8, 300, out)
+    assert torch.equal(out, torch.stack([input_embeddings(4, 8, 300), input_embeddings(1, 8, 300)]))
 
 
 @pytest.mark.parametrize("scheme, expect", [("pop_threshold", "down"), ("pop^1", "down")])
