@@ -6,8 +6,10 @@ Providers (same numbers, same embeddings — `measure_error_per_trial` is the or
 - "per-trial-loop": `measure_error_per_trial` — Python loop over trials, W (d×d) materialised, E W Uᵀ.
 - "batched-naive": the afternoon baseline: all trials at once with `torch.bmm`, W [R, d, d] materialised,
   scores = (E W) Uᵀ (N·d² per trial; E [R, N, d] held whole).
-- "batched-streamed": `measure_error` — one batched computation, E streamed in blocks, scores reassociated
-  as E (W Uᵀ) (N·d·M per trial), via kernels.bmm_epilogue.
+- "batched-streamed": `measure_error` — batched over trials in ~32 MiB chunks of E (each drawn once, read by
+  both passes), scores reassociated as E (W Uᵀ) (N·d·M per trial), via kernels.bmm_epilogue.
+All providers draw the same seeded embeddings; that serial RNG (~0.65 s of torch.randn at "full") is paid by
+each of them and bounds every ratio between them.
 Plus "associative_memory_limit": the streamed scorer's two bmms vs the same-run bmm peak at their shapes.
 """
 from __future__ import annotations
