@@ -207,14 +207,12 @@ def draw_embeddings(seeds: Sequence[int], d: int, N: int, out: torch.Tensor) -> 
     """Input embeddings of the trials `seeds` into `out` [len(seeds), N, d] (contiguous float32 CPU): the same
     numbers as `input_embeddings` (each block from its own seed, as in `embedding_block`), with the block seeds
     derived in one batch, one generator re-seeded per block, and no per-block allocation or concatenation."""
-    nb = math.ceil(N / BLOCK)
     g = torch.Generator(device="cpu")
-    scale = 1.0 / math.sqrt(d)
-    for k, sd in enumerate(block_seeds(seeds, d, nb)):
-        i, b = divmod(k, nb)
+    blocks = [v for i in range(len(seeds)) for v in out[i].split(BLOCK)]                # views [n_b, d]
+    for sd, v in zip(block_seeds(seeds, d, math.ceil(N / BLOCK)), blocks):
         g.manual_seed(sd)
-        torch.randn(min(N, (b + 1) * BLOCK) - b * BLOCK, d, generator=g, dtype=torch.float32,
-                    out=out[i, b * BLOCK: min(N, (b + 1) * BLOCK)]).mul_(scale)
+        torch.randn(v.shape, generator=g, dtype=torch.float32, out=v)
+    out.mul_(1.0 / math.sqrt(d))           # one pass instead of one per block: the same float32 products
     return out
 
 
@@ -252,7 +250,7 @@ def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int
     for r0, r1 in chunks:
         Rc = r1 - r0
         E = draw_embeddings(seeds[r0:r1], d, N, buf[:Rc]).to(device, dtype)    # [R_c, N, d]
-        qG = q[r0:r1].to(device, dtype)[..., None] * G[r0:r1, None, f, :]        # [R_c, C, N, M]
+        qG = q[r0:r1].to(device, dtype)[..., None] * G[r0:r1].index_select(1, f)[:, None]  # [R_c, C, N, M]
         qG = qG.permute(0, 2, 1, 3).reshape(Rc, N, C * M)                         # [R_c, N, C·M]
         WUt = torch.zeros(Rc, d, C * M, device=device, dtype=dtype)               # [R_c, d, C·M] = W Uᵀ
         for b in range(n_blocks):
