@@ -146,3 +146,32 @@ def test_threshold_dim_exponent_matches_theory_and_rejects_a_wrong_value():
     assert accepts(theory.predicted_exponent_dim(2.0, "threshold"))
     assert not accepts(theory.predicted_exponent_dim(2.0, "threshold") + 0.3)
     assert not accepts(theory.predicted_exponent_dim(2.0, "power"))
+
+
+def test_chunked_scorer_is_bit_identical_to_the_block_streamed_scorer_of_the_stored_results():
+    """The stored memory.* results came from the former scorer (all trials at once, E stacked per token block,
+    W Uᵀ accumulated block by block, scores per block). Its float32 arithmetic, restated here, must match
+    bit for bit, with chunks of one trial and with one chunk."""
+    import math
+
+    from simulators.associative_memory.model import BLOCK, embedding_block, labels, output_embeddings
+
+    N, M, d, seeds = 600, 5, 24, [2, 5]
+    p = zipf_probs(N, 2.0)
+    q = torch.stack([_q(p, ["pop^1", "pop^0.5"], d)] * 2)                          # [R, C, N]
+    R, C, _ = q.shape
+    f = labels(N, M)
+    U = torch.stack([output_embeddings(s, d, M) for s in seeds])
+    G = torch.bmm(U, U.transpose(1, 2))
+    qG = (q.float()[..., None] * G[:, None, f, :]).permute(0, 2, 1, 3).reshape(R, N, C * M)
+    blocks = [torch.stack([embedding_block(s, d, b, N) for s in seeds]) for b in range(math.ceil(N / BLOCK))]
+    WUt = torch.zeros(R, d, C * M)
+    for b, Eb in enumerate(blocks):
+        WUt += torch.bmm(Eb.transpose(1, 2), qG[:, b * BLOCK:(b + 1) * BLOCK].contiguous())
+    ref = torch.zeros(R, C, dtype=torch.float64)
+    for b, Eb in enumerate(blocks):
+        sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
+        wrong = (torch.bmm(Eb, WUt).view(R, -1, C, M).argmax(-1) != f[sl, None]).to(torch.float64)
+        ref += (wrong.transpose(1, 2) * p.expand(R, C, N)[..., sl]).sum(-1)
+    for chunk_bytes in (1, None):
+        assert torch.equal(measure_error(q, p[None], seeds, d, M, chunk_bytes=chunk_bytes), ref)
