@@ -10,9 +10,11 @@ Shape letters: R trials (instances; one seed each), C memory columns sharing a t
 
 Batched scoring (`measure_error`). Scores for all tokens are E W Uᵀ: reassociated as E (W Uᵀ) with
 W Uᵀ = Eᵀ (q ⊙ G[f*]), G = U Uᵀ [M, M], so the cost is N·d·M per column and W (d×d) never exists.
-Trials are processed in chunks whose embeddings E [R_c, N, d] fill about `chunk_bytes` (one chunk on CUDA):
-each chunk's E is drawn once into a reused buffer, pass 1 accumulates W Uᵀ over token blocks of `BLOCK`
-rows, pass 2 scores all N tokens, takes the argmax and the p-weighted error. Block b of trial r is drawn
+Trials are processed in chunks whose embeddings E [R_c, N, d] fill about `chunk_bytes` (32 MiB on CPU,
+1 GiB elsewhere): each chunk's E is drawn once into a reused buffer, pass 1 accumulates W Uᵀ over token
+blocks of `BLOCK` rows, pass 2 scores all N tokens, takes the argmax and the p-weighted error. A chunk above
+`hold_bytes` (1 GiB: one trial with a huge N·d, e.g. memory.dim at paper scale) is instead drawn block by
+block for each pass, as the former scorer did above 2²⁵ elements. Block b of trial r is drawn
 from its own generator keyed by (seed_r, ROLE_EMBED, d, 0, b), so a trial's embeddings never depend on its
 batch-mates or on the chunking. Embeddings are drawn in float32 on the CPU and then cast and moved
 (float64 runs see the same numbers).
@@ -44,7 +46,9 @@ import kernels
 from simulators._batch import ROLE_DATA, ROLE_EMBED, derive_seed, instance_generator
 
 BLOCK = 256                 # token rows per embedding block (fixed: part of the RNG key layout)
-CHUNK_BYTES_CPU = 32 << 20  # fp32 embedding bytes per chunk of trials on CPU (at least one trial per chunk)
+CHUNK_BYTES_CPU = 32 << 20     # fp32 embedding bytes per chunk of trials on CPU (at least one trial per chunk)
+CHUNK_BYTES_OTHER = 1 << 30    # ... on other devices (fewer, larger launches)
+HOLD_BYTES = 1 << 30           # a chunk with more fp32 E than this (one huge trial) is streamed block by block
 SCHEMES = ("seen", "freq", "pop", "threshold", "pop_threshold")
 
 
@@ -218,7 +222,7 @@ def draw_embeddings(seeds: Sequence[int], d: int, N: int, out: torch.Tensor) -> 
 
 def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int, M: int, *,
                   device=None, dtype=torch.float32, backend: str | None = None,
-                  chunk_bytes: int | None | str = "auto") -> torch.Tensor:
+                  chunk_bytes: int | None | str = "auto", hold_bytes: int = HOLD_BYTES) -> torch.Tensor:
     """Exact population error of R × C outer-product memories, in chunks of trials (module docstring).
 
     Args:
@@ -226,8 +230,11 @@ def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int
         p: token probabilities weighting the error, [C, N] or [R, C, N].
         seeds: the R trials' seeds (embeddings keyed by (seed, d)); d: dimension; M: number of labels.
         device, dtype, backend: where and how to compute (backend goes to `kernels.bmm_epilogue`).
-        chunk_bytes: fp32 embedding bytes per chunk of trials; "auto": CHUNK_BYTES_CPU on CPU, one chunk
-            elsewhere; None: one chunk. The errors do not depend on it.
+        chunk_bytes: fp32 embedding bytes per chunk of trials; "auto": CHUNK_BYTES_CPU on CPU, CHUNK_BYTES_OTHER
+            elsewhere; None: one chunk.
+        hold_bytes: a chunk whose fp32 E exceeds this (one huge trial, or chunk_bytes=None) is not held: its
+            token blocks are drawn for each of the two passes (twice the RNG, memory O(R_c·BLOCK·d)).
+        The errors do not depend on chunk_bytes or hold_bytes.
     Returns:
         errors [R, C] (float64): Σ_x p(x) 1{argmax_y e_xᵀ W u_y ≠ f*(x)}.
     """
@@ -238,29 +245,39 @@ def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int
     if isinstance(chunk_bytes, str):
         if chunk_bytes != "auto":
             raise ValueError(f"chunk_bytes must be 'auto', None or an int >= 1, got {chunk_bytes!r}")
-        chunk_bytes = CHUNK_BYTES_CPU if device.type == "cpu" else None
+        chunk_bytes = CHUNK_BYTES_CPU if device.type == "cpu" else CHUNK_BYTES_OTHER
+    if hold_bytes < 0:
+        raise ValueError(f"hold_bytes must be >= 0, got {hold_bytes}")
     chunks = trial_chunks(R, N, d, chunk_bytes)
     f = labels(N, M).to(device)                                                   # [N]
     U = torch.stack([output_embeddings(s, d, M) for s in seeds]).to(device, dtype)  # [R, M, d]
     G = torch.bmm(U, U.transpose(1, 2))                                          # [R, M, M]
     p = p.to(device, torch.float64).expand(R, C, N)
     n_blocks = math.ceil(N / BLOCK)
-    buf = torch.empty(max(b - a for a, b in chunks), N, d, dtype=torch.float32)   # reused by every chunk
+    blocks = [slice(b * BLOCK, min(N, (b + 1) * BLOCK)) for b in range(n_blocks)]
+    held = [(a, b) for a, b in chunks if 4 * (b - a) * N * d <= hold_bytes]
+    buf = torch.empty(max(b - a for a, b in held), N, d, dtype=torch.float32) if held else None  # reused
     err = torch.empty(R, C, device=device, dtype=torch.float64)
     for r0, r1 in chunks:
-        Rc = r1 - r0
-        E = draw_embeddings(seeds[r0:r1], d, N, buf[:Rc]).to(device, dtype)    # [R_c, N, d]
+        Rc, sd = r1 - r0, seeds[r0:r1]
+        if (r0, r1) in held:
+            E = draw_embeddings(sd, d, N, buf[:Rc]).to(device, dtype)             # [R_c, N, d]
+            block = lambda b: E[:, blocks[b]]                                     # noqa: E731
+        else:
+            block = lambda b: torch.stack([embedding_block(s, d, b, N) for s in sd]).to(device, dtype)  # noqa: E731
         qG = q[r0:r1].to(device, dtype)[..., None] * G[r0:r1].index_select(1, f)[:, None]  # [R_c, C, N, M]
         qG = qG.permute(0, 2, 1, 3).reshape(Rc, N, C * M)                         # [R_c, N, C·M]
         WUt = torch.zeros(Rc, d, C * M, device=device, dtype=dtype)               # [R_c, d, C·M] = W Uᵀ
-        for b in range(n_blocks):
-            sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
-            WUt += kernels.bmm_epilogue(E[:, sl].transpose(1, 2), qG[:, sl].contiguous(), backend=backend)
-        scores = kernels.bmm_epilogue(E, WUt, backend=backend)                   # [R_c, N, C·M]
-        wrong = (scores.view(Rc, N, C, M).argmax(-1) != f[:, None]).to(torch.float64)  # [R_c, N, C]
+        for b, sl in enumerate(blocks):
+            WUt += kernels.bmm_epilogue(block(b).transpose(1, 2), qG[:, sl].contiguous(), backend=backend)
+        if (r0, r1) in held:
+            pred = kernels.bmm_epilogue(E, WUt, backend=backend).view(Rc, N, C, M).argmax(-1)  # [R_c, N, C]
+        else:
+            pred = torch.cat([kernels.bmm_epilogue(block(b), WUt, backend=backend).view(Rc, -1, C, M).argmax(-1)
+                              for b in range(n_blocks)], 1)
+        wrong = (pred != f[:, None]).to(torch.float64)                            # [R_c, N, C]
         e = err[r0:r1].zero_()
-        for b in range(n_blocks):   # per block, in the order the stored results were summed (bit-identical)
-            sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
+        for sl in blocks:   # per block, in the order the stored results were summed (bit-identical)
             e += (wrong[:, sl].transpose(1, 2) * p[r0:r1, :, sl]).sum(-1)
     return err.cpu()
 

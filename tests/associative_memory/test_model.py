@@ -36,6 +36,7 @@ def test_trial_chunks_give_identical_errors(chunk_bytes):
     q = torch.stack([_q(p, ["pop^1", "pop_threshold", "pop^0.5"], d)] * 3)          # [R, C, N]
     ref = measure_error(q, p[None], seeds, d, M)                                     # default: one chunk here
     assert torch.equal(measure_error(q, p[None], seeds, d, M, chunk_bytes=chunk_bytes), ref)
+    assert torch.equal(measure_error(q, p[None], seeds, d, M, chunk_bytes=chunk_bytes, hold_bytes=0), ref)
     assert torch.allclose(ref, measure_error_per_trial(q, p[None], seeds, d, M), atol=1e-6)
 
 
@@ -50,6 +51,8 @@ def test_trial_chunks_plan_and_bad_input():
     p = zipf_probs(20, 2.0)
     with pytest.raises(ValueError, match="chunk_bytes"):
         measure_error(p[None, None], p[None], [0], 4, 5, chunk_bytes="big")
+    with pytest.raises(ValueError, match="hold_bytes"):
+        measure_error(p[None, None], p[None], [0], 4, 5, hold_bytes=-1)
 
 
 def test_block_seeds_equal_derive_seed():
@@ -173,5 +176,5 @@ def test_chunked_scorer_is_bit_identical_to_the_block_streamed_scorer_of_the_sto
         sl = slice(b * BLOCK, min(N, (b + 1) * BLOCK))
         wrong = (torch.bmm(Eb, WUt).view(R, -1, C, M).argmax(-1) != f[sl, None]).to(torch.float64)
         ref += (wrong.transpose(1, 2) * p.expand(R, C, N)[..., sl]).sum(-1)
-    for chunk_bytes in (1, None):
-        assert torch.equal(measure_error(q, p[None], seeds, d, M, chunk_bytes=chunk_bytes), ref)
+    for chunk_bytes, hold_bytes in ((1, 1 << 30), (None, 1 << 30), (1, 0), (None, 0)):   # hold_bytes=0: streamed
+        assert torch.equal(measure_error(q, p[None], seeds, d, M, chunk_bytes=chunk_bytes, hold_bytes=hold_bytes), ref)
