@@ -26,7 +26,7 @@ per block to derive its seed (numpy SeedSequence), ~2.4 µs to build a Generator
 (d = 64, 128: RNG twice), and its whole-E buffers page-faulted afresh on every call (2.14 s in the issue-8
 run, 1.75 s here). Now: each chunk is drawn once and read twice while warm, into a reused buffer; the
 block seeds of a chunk are derived in one vectorised pass (`block_seeds`) and one generator is re-seeded
-per block: 1.12 s (min of 3). The errors are bit-identical to the former scorer's and do not depend on
+per block: 1.05–1.12 s (min of 3; four benchmark runs: 1.12, 1.09, 1.05, 1.08 s). The errors are bit-identical to the former scorer's and do not depend on
 the chunking. Chunk size (min of 3): 4 MiB 1.45 s (per-block Python overhead of one-trial chunks),
 32 MiB 1.12 s, 128 MiB 1.43 s, one chunk 1.44 s (page faults: 20k, 142k, 196k per call). Drawing the
 blocks in 2 Python threads (`torch.randn` releases the GIL; alone that draws d = 128 in 0.14 s instead of
