@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 import kernels
-from simulators._batch import ROLE_DATA, ROLE_EMBED, derive_seed, instance_generator
+from simulators._batch import ROLE_DATA, ROLE_EMBED, chunk_ranges, derive_seed, instance_generator
 
 BLOCK = 256                 # token rows per embedding block (fixed: part of the RNG key layout)
 CHUNK_BYTES_CPU = 32 << 20     # fp32 embedding bytes per chunk of trials on CPU (at least one trial per chunk)
@@ -164,12 +164,7 @@ def input_embeddings(seed: int, d: int, N: int) -> torch.Tensor:
 def trial_chunks(R: int, N: int, d: int, chunk_bytes: int | None) -> list[tuple[int, int]]:
     """(start, stop) of consecutive trials per chunk: as many as fit `chunk_bytes` of fp32 E [R_c, N, d]
     (at least one; the last chunk may be shorter); None: one chunk."""
-    if R < 1:
-        raise ValueError(f"R must be >= 1, got {R}")
-    if chunk_bytes is not None and chunk_bytes < 1:
-        raise ValueError(f"chunk_bytes must be >= 1 or None, got {chunk_bytes}")
-    k = R if chunk_bytes is None else max(1, min(R, chunk_bytes // (4 * N * d)))
-    return [(i, min(i + k, R)) for i in range(0, R, k)]
+    return chunk_ranges(R, 4 * N * d, chunk_bytes, name="R")
 
 
 def block_seeds(seeds: Sequence[int], d: int, n_blocks: int) -> list[int]:

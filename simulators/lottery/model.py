@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 import kernels
-from simulators._batch import ROLE_INIT, instance_generator
+from simulators._batch import ROLE_INIT, chunk_ranges, instance_generator
 
 from .config import TARGETS, LotteryConfig
 
@@ -156,12 +156,7 @@ def chunk_plan(E: int, width: int, n_points: int, itemsize: int, chunk_bytes: in
 
     Each chunk holds as many instances as fit `chunk_bytes` of one dense [E_c, N, T] buffer (at least one);
     None: one chunk. The last chunk may be shorter (ragged)."""
-    if E < 1:
-        raise ValueError(f"E must be >= 1, got {E}")
-    if chunk_bytes is not None and chunk_bytes < 1:
-        raise ValueError(f"chunk_bytes must be >= 1 or None, got {chunk_bytes}")
-    k = E if chunk_bytes is None else max(1, min(E, chunk_bytes // (width * n_points * itemsize)))
-    return [(i, min(i + k, E)) for i in range(0, E, k)]
+    return chunk_ranges(E, width * n_points * itemsize, chunk_bytes)
 
 
 def default_chunk_bytes(device) -> int | None:

@@ -33,7 +33,7 @@ import torch
 
 from kernels import bmm_epilogue, resolve_backend
 
-from .._batch import ROLE_DATA, ROLE_INIT, instance_generator
+from .._batch import ROLE_DATA, ROLE_INIT, chunk_ranges, instance_generator
 from . import theory
 
 def _law_key(law: str) -> int:
@@ -230,9 +230,8 @@ def chunk_plan(n_active: Sequence[int], n: int, batch: int, itemsize: int, row_m
     [·, B_c, n] rows at the largest B_c (at least 1); None: one chunk."""
     def rows(a):
         return min(batch, -(-max(a, 1) // row_multiple) * row_multiple)
-    E = len(n_active)
-    k = E if chunk_bytes is None else max(1, chunk_bytes // (rows(max(n_active)) * n * itemsize))
-    return [(i, min(i + k, E), rows(max(n_active[i:i + k]))) for i in range(0, E, k)]
+    return [(i, j, rows(max(n_active[i:j])))
+            for i, j in chunk_ranges(len(n_active), rows(max(n_active)) * n * itemsize, chunk_bytes)]
 
 
 def default_chunk_bytes(device) -> int | None:
