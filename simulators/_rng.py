@@ -54,8 +54,7 @@ PHILOX_W1 = 0xBB67AE85
 ROUNDS = 10
 KEY_IV = (0x746F7973, 0x63616C65)
 
-# Blocks per chunk of one call: bounds the int64 temporaries (~10 words of 8 bytes per block).
-_CHUNK_BLOCKS = 1 << 16
+_CHUNK_BLOCKS = 1 << 16            # CPU chunk of one call (see `_chunk_blocks`)
 
 
 def _mulhilo(c: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,9 +67,9 @@ def _mulhilo(c: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
     return hi, t & M32
 
 
-def _philox_words(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 on four broadcastable int64 word tensors (the counter) and two key-word tensors."""
-    for r in range(ROUNDS):
+def _philox_words(c0, c1, c2, c3, k0, k1, rounds: int = ROUNDS):
+    """Philox4x32-R (R = 10) on four broadcastable int64 word tensors (the counter) and two key-word tensors."""
+    for r in range(rounds):
         if r:
             k0 = (k0 + PHILOX_W0) & M32
             k1 = (k1 + PHILOX_W1) & M32
@@ -80,27 +79,32 @@ def _philox_words(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-def philox4x32_10(counter: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+def philox4x32_10(counter: torch.Tensor, key: torch.Tensor, *, rounds: int = ROUNDS) -> torch.Tensor:
     """Philox4x32-10 of `counter` [..., 4] and `key` [..., 2] (int64 tensors of 32-bit words, broadcastable
-    over the leading dims) -> [..., 4] int64 words, Random123's philox4x32_R(10, ctr, key)."""
+    over the leading dims) -> [..., 4] int64 words, Random123's philox4x32_R(10, ctr, key) (`rounds` is
+    there for the known-answer tests of other round counts; every draw uses 10)."""
     counter = torch.as_tensor(counter, dtype=torch.int64)
     key = torch.as_tensor(key, dtype=torch.int64, device=counter.device)
     if counter.shape[-1] != 4 or key.shape[-1] != 2:
         raise ValueError(f"counter must be [..., 4] and key [..., 2], got {tuple(counter.shape)}, {tuple(key.shape)}")
-    out = _philox_words(*counter.unbind(-1), *key.unbind(-1))
+    out = _philox_words(*counter.unbind(-1), *key.unbind(-1), rounds=rounds)
     return torch.stack(torch.broadcast_tensors(*out), dim=-1)
 
 
 def _as_int64(x, device, name: str) -> torch.Tensor:
+    """Python ints (checked >= 0 here, on the host) or an integer tensor (taken as given: no device-side check,
+    that would be a host sync) -> int64 tensor on `device`."""
     if isinstance(x, torch.Tensor):
-        t = x.to(device=device, dtype=torch.int64)
-        if t.device.type == "cpu" and t.numel() and bool((t < 0).any()):
-            raise ValueError(f"{name} must be >= 0")
-        return t
-    t = torch.as_tensor(x, dtype=torch.int64)
-    if t.numel() and bool((t < 0).any()):
-        raise ValueError(f"{name} must be >= 0, got {t.min().item()}")
-    return t.to(device)
+        return x.to(device=device, dtype=torch.int64)
+    if hasattr(x, "tolist"):          # numpy arrays / scalars
+        x = x.tolist()
+    vals = [list(map(int, r)) for r in x] if len(x) and not isinstance(x[0], (int, float)) and \
+        hasattr(x[0], "__len__") else [int(v) for v in x]
+    flat = [v for r in vals for v in r] if vals and isinstance(vals[0], list) else vals
+    bad = [v for v in flat if not 0 <= v < 1 << 63]
+    if bad:
+        raise ValueError(f"{name} must be in [0, 2**63), got {bad[0]}")
+    return torch.tensor(vals, dtype=torch.int64, device=device)
 
 
 def derive_key(seeds, role: int, keys=None, *, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,8 +112,7 @@ def derive_key(seeds, role: int, keys=None, *, device=None) -> tuple[torch.Tenso
     mapping is in the module docstring. Vectorised over instances (a loop over the few key columns only)."""
     if not 0 <= int(role) <= M32:
         raise ValueError(f"role must be in [0, 2**32), got {role}")
-    if device is None:
-        device = seeds.device if isinstance(seeds, torch.Tensor) else torch.device("cpu")
+    device = _device_of(seeds, device)
     s = _as_int64(seeds, device, "seed").reshape(-1)
     E = s.shape[0]
     if keys is None:
@@ -149,52 +152,123 @@ def _counter_words(E: int, counter, steps: int | None, device) -> torch.Tensor:
 
 def _uniform_pair(w_a: torch.Tensor, w_b: torch.Tensor) -> torch.Tensor:
     """Exact 52-bit uniform in (0, 1), float64, from two 32-bit words."""
-    m = ((w_a >> 6) << 26) | (w_b >> 6)
+    return _to_unit(((w_a >> 6) << 26) | (w_b >> 6))
+
+
+def _to_unit(m: torch.Tensor) -> torch.Tensor:
+    """(m + 0.5) * 2**-52 for 52-bit ints m: exact in float64, in [2**-53, 1 - 2**-53]."""
     return m.to(torch.float64).add_(0.5).mul_(2.0 ** -52)
 
 
-def _draw(kind: str, seeds, role, shape, keys, counter, steps, device, dtype) -> torch.Tensor:
+# Box-Muller from IEEE-exact operations only. torch.log/cos/sin differ by an ulp between CPU (SLEEF) and CUDA
+# (libdevice); +, -, *, /, sqrt are correctly rounded on both, and every eager op below is one of them (or an
+# exact bit/integer operation), so the float64 normals are the same bits on every device.
+_LN2 = math.log(2.0)
+_SQRT_HALF = math.sqrt(0.5)
+_TWO_PI = 2.0 * math.pi
+_ATANH_C = [1.0 / (2 * k + 1) for k in range(12)]                          # log1p(f) = 2s Σ s^2k/(2k+1)
+_SIN_C = [(-1.0) ** k / math.factorial(2 * k + 1) for k in range(9)]      # |θ| <= π/4: error < 1e-17
+_COS_C = [(-1.0) ** k / math.factorial(2 * k) for k in range(10)]
+_MANT = (1 << 52) - 1
+
+
+def _horner(x: torch.Tensor, coefs) -> torch.Tensor:
+    p = torch.full_like(x, coefs[-1])
+    for c in reversed(coefs[:-1]):
+        p.mul_(x).add_(c)
+    return p
+
+
+def _neg2log(u: torch.Tensor) -> torch.Tensor:
+    """-2 ln u for u in (0, 1) float64 (~1e-16 relative): u = 2^e m, m in [sqrt(1/2), sqrt(2)),
+    ln m = 2 atanh(s), s = (m - 1)/(m + 1)."""
+    bits = u.view(torch.int64)
+    e = (bits >> 52) - 1022
+    m = ((bits & _MANT) | (1022 << 52)).view(torch.float64)                # [0.5, 1)
+    small = m < _SQRT_HALF
+    m = torch.where(small, m * 2.0, m)
+    e = e - small.to(torch.int64)
+    f = m - 1.0
+    s = f / (f + 2.0)
+    p = _horner(s * s, _ATANH_C)
+    lg = (s * 2.0).mul_(p).add_(e.to(torch.float64).mul_(_LN2))
+    return lg.mul_(-2.0)
+
+
+def _sincos_turn(mb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin) of 2π(mb + 0.5)·2**-52 for 52-bit ints mb, reduced exactly to the nearest quarter turn."""
+    q = (mb + (1 << 49)) >> 50                                               # nearest quarter turn, 0..4
+    x = (mb - (q << 50)).to(torch.float64).add_(0.5).mul_(2.0 ** -52)      # turns in [-1/8, 1/8], exact
+    th = x.mul_(_TWO_PI)
+    t2 = th * th
+    sn = _horner(t2, _SIN_C).mul_(th)
+    cs = _horner(t2, _COS_C)
+    qm = q & 3
+    swap = (qm & 1) == 1
+    c = torch.where(swap, sn, cs)
+    s = torch.where(swap, cs, sn)
+    sign_c = 1 - 2 * (((qm + 1) >> 1) & 1)                                  # q = 0, 1, 2, 3 -> +, -, -, +
+    sign_s = 1 - 2 * (qm >> 1)                                              # q = 0, 1, 2, 3 -> +, +, -, -
+    return c.mul_(sign_c), s.mul_(sign_s)
+
+
+def _box_muller(w0, w1, w2, w3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two float64 normals from one block: r = sqrt(-2 ln u1), (r cos 2πu2, r sin 2πu2)."""
+    r = _neg2log(_uniform_pair(w0, w1)).sqrt_()
+    c, s = _sincos_turn(((w2 >> 6) << 26) | (w3 >> 6))
+    return c.mul_(r), s.mul_(r)
+
+
+def _device_of(seeds, device) -> torch.device:
     if device is None:
         device = seeds.device if isinstance(seeds, torch.Tensor) else torch.device("cpu")
-    device = torch.device(device)
+    return torch.device(device)
+
+
+def _chunk_blocks(device: torch.device) -> int:
+    """Blocks per chunk of one call: bounds the int64 temporaries (~12 words of 8 bytes per block). On CPU
+    a cache-sized chunk is also the fastest; on a GPU one chunk up to 2**24 blocks (~1.6 GB of temporaries)."""
+    return _CHUNK_BLOCKS if device.type == "cpu" else 1 << 24
+
+
+def _draw(kind: str, key, shape, counter, steps, dtype) -> torch.Tensor:
+    k0, k1 = key
+    device = k0.device
     shape = tuple(int(x) for x in ((shape,) if isinstance(shape, int) else shape))
     if any(x < 0 for x in shape):
         raise ValueError(f"shape must be non-negative, got {shape}")
-    k0, k1 = derive_key(seeds, role, keys, device=device)
     E = k0.shape[0]
     t = _counter_words(E, counter, steps, device)                       # [E, C]
     C = t.shape[1]
     numel = math.prod(shape)
     nb = (numel + 1) // 2
-    out = torch.empty((E * C, 2 * nb), dtype=dtype, device=device)
-    kr0 = k0.repeat_interleave(C)[:, None]
-    kr1 = k1.repeat_interleave(C)[:, None]
-    t = t.reshape(-1, 1)
-    t_lo, t_hi = t & M32, (t >> 32) & M32
     R = E * C
+    out = torch.empty((R, 2 * nb), dtype=dtype, device=device)
     if R and nb:
-        step = max(1, _CHUNK_BLOCKS // R)
-        rows = min(R, _CHUNK_BLOCKS)
-        for r0 in range(0, R, rows):
-            r1 = min(R, r0 + rows)
+        kr0 = k0[:, None].expand(E, C).reshape(R, 1)
+        kr1 = k1[:, None].expand(E, C).reshape(R, 1)
+        t = t.reshape(R, 1)
+        t_lo, t_hi = t & M32, (t >> 32) & M32
+        chunk = _chunk_blocks(device)
+        rows = min(R, chunk)
+        step = max(1, chunk // rows)
+        for r0 in range(0, R, rows):            # chunks of elements (never one instance at a time unless
+            r1 = min(R, r0 + rows)              # a single instance's draw exceeds a chunk)
             for b0 in range(0, nb, step):
                 b1 = min(nb, b0 + step)
                 b = torch.arange(b0, b1, dtype=torch.int64, device=device)[None, :]
                 w0, w1, w2, w3 = _philox_words(b & M32, b >> 32, t_lo[r0:r1], t_hi[r0:r1],
                                                kr0[r0:r1], kr1[r0:r1])
-                ua = _uniform_pair(w0, w1)
-                ub = _uniform_pair(w2, w3)
                 if kind == "normal":
-                    r = ua.log_().mul_(-2.0).sqrt_()
-                    th = ub.mul_(2.0 * math.pi)
-                    ua, ub = r * torch.cos(th), r.mul_(torch.sin(th))
+                    ua, ub = _box_muller(w0, w1, w2, w3)
+                else:
+                    ua, ub = _uniform_pair(w0, w1), _uniform_pair(w2, w3)
                 dst = out[r0:r1].view(r1 - r0, nb, 2)[:, b0:b1]
                 dst[..., 0] = ua
                 dst[..., 1] = ub
-    if kind == "uniform" and dtype != torch.float64:
-        out.clamp_(max=_below_one(dtype))
-    out = out[:, :numel].reshape(E, *(() if steps is None else (C,)), *shape)
-    return out
+        if kind == "uniform" and dtype != torch.float64:
+            out.clamp_(max=_below_one(dtype))
+    return out[:, :numel].reshape(E, *(() if steps is None else (C,)), *shape)
 
 
 def _below_one(dtype: torch.dtype) -> float:
@@ -205,12 +279,28 @@ def uniform(seeds, role: int, shape, *, keys=None, counter=0, steps: int | None 
             dtype=torch.float32) -> torch.Tensor:
     """[E, *shape] uniforms strictly inside (0, 1) (with `steps`: [E, steps, *shape], step j drawn with
     counter + j, exactly what `steps` separate calls would draw). seeds: E ints >= 0 (sequence or 1-D
-    tensor); role: int (ROLE_* in simulators/_batch.py); keys: None or [E, k] ints >= 0; counter: int or [E]
-    tensor >= 0 (e.g. the step). Drawn on `device` (default: the seeds' device, else CPU) in one call."""
-    return _draw("uniform", seeds, role, shape, keys, counter, steps, device, dtype)
+    tensor); role: int (ROLE_* in simulators/_batch.py); keys: None or [E, k] ints >= 0 (sequence of
+    sequences or tensor); counter: int or [E] tensor >= 0 (e.g. the step). Drawn on `device` (default: the
+    seeds' device, else CPU) in one call. In a loop over steps, derive the key once (`derive_key`) and call
+    `uniform_from_key`."""
+    return uniform_from_key(derive_key(seeds, role, keys, device=_device_of(seeds, device)), shape,
+                            counter=counter, steps=steps, dtype=dtype)
 
 
 def normal(seeds, role: int, shape, *, keys=None, counter=0, steps: int | None = None, device=None,
            dtype=torch.float32) -> torch.Tensor:
     """[E, *shape] standard normals (with `steps`: [E, steps, *shape]); arguments as `uniform`."""
-    return _draw("normal", seeds, role, shape, keys, counter, steps, device, dtype)
+    return normal_from_key(derive_key(seeds, role, keys, device=_device_of(seeds, device)), shape,
+                           counter=counter, steps=steps, dtype=dtype)
+
+
+def uniform_from_key(key: tuple[torch.Tensor, torch.Tensor], shape, *, counter=0, steps: int | None = None,
+                     dtype=torch.float32) -> torch.Tensor:
+    """`uniform` for precomputed keys (`derive_key(...)`), on the keys' device: no host-to-device copy."""
+    return _draw("uniform", key, shape, counter, steps, dtype)
+
+
+def normal_from_key(key: tuple[torch.Tensor, torch.Tensor], shape, *, counter=0, steps: int | None = None,
+                    dtype=torch.float32) -> torch.Tensor:
+    """`normal` for precomputed keys (`derive_key(...)`), on the keys' device: no host-to-device copy."""
+    return _draw("normal", key, shape, counter, steps, dtype)
