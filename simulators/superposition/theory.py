@@ -13,7 +13,8 @@ Exponents are decay rates: L ∝ m^(−exponent). Everything here is pure float 
 Frequency laws are written as strings:
   "power:a"   p_i ∝ i^(−a)                 (the authors' code calls a − 1 "alpha")
   "exp:k"     p_i ∝ exp(−i/τ), τ = n/k     (the paper's exponential law is k = 10.24 at n = 10240)
-  "linear"    p_i ∝ (n − i)/n
+  "linear"    p_i ∝ (n − i + 1)/n            (i = 1..n: the last feature keeps p ∝ 1/n, as in the authors'
+                                           exp-17.py, which writes (n − j)/n for j = 0..n−1)
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def parse_law(law: str) -> tuple[str, float]:
 def frequencies(n: int, law: str, density: float = 0.0) -> np.ndarray:
     """Feature frequencies p [n] (float64), [LLG25] Sec. 2 ("data").
 
-    p_i ∝ i^(−a) | exp(−i/τ) | (n − i)/n, normalised to Σ p = 1 (one active feature per sample on
+    p_i ∝ i^(−a) | exp(−(i − 1)/τ) | (n − i + 1)/n, normalised to Σ p = 1 (one active feature per sample on
     average), then the activation-density knob s: p ← p·(1 + s(1/p_1 − 1)) (s = 0: unchanged; s = 1:
     the most frequent feature is always on). Valid for n >= 2, s in [0, 1].
     """
@@ -65,7 +66,7 @@ def frequencies(n: int, law: str, density: float = 0.0) -> np.ndarray:
     elif kind == "exp":
         w = np.exp(-(i - 1) / (n / val))
     else:
-        w = (n - i) / n
+        w = (n - i + 1) / n
     p = w / w.sum()
     p = p * (1.0 + density * (1.0 / p[0] - 1.0))
     return np.minimum(p, 1.0)

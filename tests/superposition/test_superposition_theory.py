@@ -96,3 +96,20 @@ def test_fitted_slope_is_scale_invariant(c, a):
 def test_bad_law_raises(bad):
     with pytest.raises(ValueError, match="law"):
         T.parse_law(bad)
+
+
+@pytest.mark.parametrize("n", [2, 7, 1000, 10240])
+def test_frequency_laws_match_the_papers_definitions(n):
+    """The authors' exp-17.py `probability` (liuyz0/SuperpositionScaling 35b08b0), restated here from its
+    definitions: linear (n − j)/n for j = 0..n−1 (the last feature keeps p = 1/n / Σ, not 0), exponential
+    exp(−j/1000) and exponential1 exp(−j/400) at n = 10240 (k = n/τ = 10.24, 25.6), power 1/i^1.2, each
+    normalised. The former off-by-one linear law (last feature p = 0) fails the first assertion."""
+    j = np.arange(n, dtype=np.float64)
+    lin = (n - j) / n
+    np.testing.assert_allclose(T.frequencies(n, "linear"), lin / lin.sum(), rtol=1e-13, atol=0)
+    assert T.frequencies(n, "linear")[-1] > 0
+    pw = 1.0 / (j + 1) ** 1.2
+    np.testing.assert_allclose(T.frequencies(n, "power:1.2"), pw / pw.sum(), rtol=1e-13, atol=0)
+    for tau in (1000.0, 400.0):
+        ex = np.exp(-j / tau)
+        np.testing.assert_allclose(T.frequencies(n, f"exp:{n / tau!r}"), ex / ex.sum(), rtol=1e-12, atol=0)
