@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from .._rng import RNG_VERSION
+
 
 def _version(dist: str) -> str | None:
     try:
@@ -49,6 +51,7 @@ def versions() -> dict:
         "scipy": _version("scipy"),
         "python": platform.python_version(),
         "git_sha": git_sha(),
+        "rng": RNG_VERSION,
     }
 
 

@@ -20,6 +20,7 @@ from .env import device_name, environment
 from .executors import EXECUTORS, get_executor
 from .registry import SCALES, Analysis, ConfigError, Experiment, Record, RunContext, get_experiment
 from .report import build_report, write_report
+from .._rng import RNG_VERSION
 from .store import ResultStore, point_key
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -138,6 +139,7 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
     with ResultStore(out_dir) as store:
         all_keys = [k for b in prep.batches for k, _ in b]
         have = store.existing_keys(all_keys)
+        _refuse_other_rng(store, name, out_dir)
         if have and not resume:
             raise ConfigError(f"{out_dir} already holds {len(have)} finished points of {name}; "
                              "pass --resume (resume=True) to continue, or choose another --out")
@@ -151,6 +153,16 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
                      timings={"simulate_s": sim_s, "points_computed": computed, "points_reused": len(have)})
     result.computed, result.reused = computed, len(have)
     return result
+
+
+def _refuse_other_rng(store: ResultStore, name: str, out_dir: Path) -> None:
+    """One clear line instead of mixing: a run dir whose points of `name` were drawn with other random
+    streams (another `simulators._rng.RNG_VERSION`, or none recorded) is refused, with or without resume."""
+    other = store.rng_versions(name) - {RNG_VERSION}
+    if other:
+        old = ", ".join(sorted(str(v) if v else "none recorded (pre-Philox streams)" for v in other))
+        raise ConfigError(f"{out_dir} holds points of {name} drawn with other random streams (rng: {old}); this "
+                          f"toyscale draws with {RNG_VERSION} and does not mix them: run into a new --out")
 
 
 def split_batches(batches: list[list[tuple[str, dict]]], max_instances: int | None) -> list[list[tuple[str, dict]]]:
@@ -231,6 +243,10 @@ def report_run_dir(run_dir: str | Path, device: str = "auto") -> list[Experiment
             overrides = {k: _tuplify(v) for k, v in run["overrides"].items()}
             prep = prepare(run["experiment"], run["scale"], overrides, device, run["dtype"].replace("torch.", ""))
             keys = [k for b in prep.batches for k, _ in b]
+            rngs = store.rng_versions(run["experiment"])
+            if len(rngs) == 1 and RNG_VERSION not in rngs:   # re-fit points drawn with their own (older) streams
+                keys = [point_key(run["experiment"], prep.cfg, p, prep.dtype, rng=next(iter(rngs)))
+                        for b in prep.batches for _, p in b]
             records = store.records(keys)
             if len(records) < len(keys):
                 raise ConfigError(f"{run_dir}: {len(keys) - len(records)} of {len(keys)} points of "

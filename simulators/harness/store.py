@@ -2,8 +2,9 @@
 
 Guarantees: a batch's points are written in one transaction (all or nothing), so an interrupted run
 never leaves a half-written point; a point's key is sha1 of the canonical JSON of (experiment, config,
-point, dtype), so a rerun skips exactly the points already stored. Rows carry config, seed, metrics,
-device, backend, versions and wall time.
+point, dtype, rng version), so a rerun skips exactly the points already stored. Rows carry config, seed,
+metrics, device, backend, versions (incl. `rng`, the random-stream version of `simulators._rng`) and wall
+time; points drawn with other random streams are never mixed in (`rng_versions`, checked by the runner).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import torch
 
+from .._rng import RNG_VERSION
 from .registry import Record
 
 DB_NAME = "results.sqlite"
@@ -67,8 +69,11 @@ def _plain(obj):
     return obj
 
 
-def point_key(experiment: str, config: Any, point: Mapping, dtype: torch.dtype) -> str:
-    return hashlib.sha1(canonical([experiment, config, point, str(dtype)]).encode()).hexdigest()
+def point_key(experiment: str, config: Any, point: Mapping, dtype: torch.dtype, rng: str | None = RNG_VERSION) -> str:
+    """sha1 of (experiment, config, point, dtype, rng); rng=None gives the key of a point stored before the rng
+    version was recorded (so `report` still finds such points)."""
+    parts = [experiment, config, point, str(dtype)] + ([rng] if rng is not None else [])
+    return hashlib.sha1(canonical(parts).encode()).hexdigest()
 
 
 class ResultStore:
@@ -120,13 +125,19 @@ class ResultStore:
         """Write (key, point, metrics) rows of one batch in ONE transaction."""
         now = time.time()
         cfg = canonical(config)
-        ver = canonical(versions)
+        ver = canonical({**versions, "rng": versions.get("rng", RNG_VERSION)})
         per_point = wall_s / max(len(rows), 1)
         with self.conn:  # commits on success, rolls back on any exception
             self.conn.executemany(
                 "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(k, experiment, p.get("seed"), canonical(p), canonical(m), cfg, str(dtype), device, backend,
                   ver, per_point, now) for k, p, m in rows])
+
+    def rng_versions(self, experiment: str) -> set:
+        """The `rng` versions recorded by the stored points of `experiment` (None: written before rng was
+        recorded, i.e. with the former per-instance CPU generators)."""
+        cur = self.conn.execute("SELECT DISTINCT versions FROM points WHERE experiment = ?", (experiment,))
+        return {json.loads(v).get("rng") for (v,) in cur.fetchall()}
 
     def records(self, keys: Iterable[str]) -> list[Record]:
         """Records for `keys`, in the order given (missing keys are skipped)."""
