@@ -115,16 +115,29 @@ def latent_loss(theta, lam, w) -> torch.Tensor:
 def ridge_solve(Phi, y, ridge: float | torch.Tensor = 0.0) -> torch.Tensor:
     """Batched ridge: argmin (1/P)|Φv − y|² + ridge|v|²; ridge = 0 gives the min-norm interpolant.
 
-    Φ [E, P, N], y [E, P] -> v [E, N]. Uses the smaller Gram (N×N if P >= N, else P×P) and a batched
-    Cholesky (LU when ridgeless: the Gram is exactly PSD but can be near-singular at N ≈ P).
+    Φ [E, P, N], y [E, P] -> v [E, N]; ridge a number or [E]. Uses the smaller Gram A (N×N if P >= N, else
+    P×P) through its eigendecomposition A = U diag(λ) Uᵀ, v from 1/(λ + P·ridge). Ridgeless, the Gram is
+    singular when the features have rank < min(N, P) (N > M: the plateau) and nearly singular at the
+    interpolation peak N = P; there the directions with λ <= max(N, P)·eps·λ_max are treated as null space
+    (the pseudo-inverse convention of numpy.linalg.pinv), so v is the min-norm interpolant to the dtype's
+    resolution and the peak is reported as that interpolant's (large, finite) loss. An LU solve here crashed
+    at N = P = 256 with 2 threads (an exactly zero pivot, issue 15.1); this path has no pivots and no host sync.
     """
     E, P, N = Phi.shape
-    r = torch.as_tensor(ridge, dtype=Phi.dtype, device=Phi.device).reshape(-1, 1, 1) * P
+    r = torch.as_tensor(ridge, dtype=Phi.dtype, device=Phi.device).reshape(-1, 1) * P         # [E or 1, 1]
     if P >= N:
-        A = Phi.transpose(1, 2) @ Phi + r * torch.eye(N, dtype=Phi.dtype, device=Phi.device)
-        return torch.linalg.solve(A, (Phi.transpose(1, 2) @ y[..., None]))[..., 0]
-    A = Phi @ Phi.transpose(1, 2) + r * torch.eye(P, dtype=Phi.dtype, device=Phi.device)
-    return (Phi.transpose(1, 2) @ torch.linalg.solve(A, y[..., None]))[..., 0]
+        A = Phi.transpose(1, 2) @ Phi                                                      # [E, N, N]
+        b = Phi.transpose(1, 2) @ y[..., None]                                             # [E, N, 1]
+    else:
+        A = Phi @ Phi.transpose(1, 2)                                                      # [E, P, P]
+        b = y[..., None]                                                                   # [E, P, 1]
+    lam, U = torch.linalg.eigh(A)                                                          # [E, k], [E, k, k]
+    cut = lam[:, -1:].clamp_min(0) * (max(P, N) * torch.finfo(Phi.dtype).eps)              # [E, 1]
+    d = lam + r                                                                            # [E, k]
+    keep = (d > cut) & (d > 0)
+    inv = torch.where(keep, 1.0 / torch.where(keep, d, torch.ones_like(d)), torch.zeros_like(d))
+    z = U @ (inv[..., None] * (U.transpose(1, 2) @ b))                                     # [E, k, 1]
+    return z[..., 0] if P >= N else (Phi.transpose(1, 2) @ z)[..., 0]
 
 
 def projection_loss(G, c, y0) -> torch.Tensor:
