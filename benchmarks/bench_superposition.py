@@ -15,7 +15,7 @@ features. At "full" this is issue 8's workload: n = 1000, m ∈ {10, 15, 25, 39,
   hand-written gradients, width groups, `kernels.bmm_epilogue`; the dense products run over the samples
   with an active feature only (the rest in closed form, exactly), in chunks of <= 8 MiB on CPU.
 
-All three start from the same initial parameters (`instance_generator(seed, ROLE_INIT, m)`, as
+All three start from the same initial parameters (Philox-keyed (seed, ROLE_INIT, m), as
 `BatchedModel`); `loop_train(..., data="shared")` feeds the loop the batched trainer's own samples, which
 `tests/test_benchmark_equivalence.py` uses to check that the comparison is of equal work.
 Rows: the sweep ("superposition_sweep"), the hot step's fraction of the machine's limit ("..._limit"),
@@ -24,16 +24,14 @@ Run: `python -m benchmarks.bench_superposition [tiny|full]`.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from benchmarks._common import (bmm_time, copy_bandwidth, limit_fields, peak_memory_per_instance, time_fn,
                                 write_rows)
-from simulators._batch import ROLE_DATA, ROLE_INIT, instance_generator
 from simulators.superposition import TrainSpec, theory, train
-from simulators.superposition.model import (_law_key, chunk_plan, compact_rows, default_chunk_bytes, group_instances,
-                                            learning_rates, lr_factor, sample_active, streams_of)
+from simulators.superposition.model import (NORM_EPS, BatchedModel, chunk_plan, compact_rows, default_chunk_bytes,
+                                            group_instances, learning_rates, lr_factor, stream_plan)
+from simulators.superposition.sampler import draw_active
 
 LAW = "power:1.2"
 POINTS = {
@@ -51,12 +49,9 @@ def instances(pt) -> list[dict]:
 
 
 def _init(inst, n, device, dtype=torch.float32):
-    """The batched trainer's init of one instance: W [n, m], b [n] (see BatchedModel)."""
-    m = int(inst["m"])
-    g = instance_generator(int(inst["seed"]), ROLE_INIT, m)
-    W = torch.randn(n, m, generator=g, dtype=torch.float64) / math.sqrt(m)
-    b = torch.randn(n, generator=g, dtype=torch.float64)
-    return W.to(device, dtype), b.to(device, dtype)
+    """The batched trainer's init of one instance: W [n, m], b [n] (BatchedModel's Philox draw, keyed (seed, m))."""
+    mod = BatchedModel([inst], TrainSpec(n=n, batch=1, steps=1), device, torch.float64)
+    return mod.W[0].to(device, dtype), mod.b[0].to(device, dtype)
 
 
 def _decay_(W, lr, gamma):
@@ -65,7 +60,7 @@ def _decay_(W, lr, gamma):
         if gamma >= 0:
             W.mul_(1 - lr * gamma)
         else:
-            norm = W.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+            norm = W.norm(dim=-1, keepdim=True) + NORM_EPS
             W.add_(lr * gamma * (1 - 1 / norm) * W)
 
 
@@ -75,14 +70,13 @@ def loop_train(pt, device, data: str = "dense", final_window: int = 0) -> list[f
     model over its last `final_window` steps (default: the trainer's rule max(100, steps // 20), capped)."""
     n, B, steps = pt["n"], pt["batch"], pt["steps"]
     p = torch.tensor(theory.frequencies(n, LAW), dtype=torch.float32, device=device)
-    p64 = torch.tensor(theory.frequencies(n, LAW))[None]
     fw = min(final_window or max(100, steps // 20), steps)
     out = []
     for inst in instances(pt):
         W, b = (t.requires_grad_() for t in _init(inst, n, device))
         lr_w, lr_b = learning_rates(inst["m"], pt.get("lr", "large_run"))
         opt = torch.optim.AdamW([{"params": [W], "lr": lr_w}, {"params": [b], "lr": lr_b}], weight_decay=0.0)
-        gen = instance_generator(inst["seed"], ROLE_DATA, _law_key(LAW))
+        _, plan = stream_plan([inst], TrainSpec(n=n, batch=B, steps=steps), device)
         acc = 0.0
         for step in range(steps):
             mult = lr_factor(step, steps)
@@ -91,7 +85,7 @@ def loop_train(pt, device, data: str = "dense", final_window: int = 0) -> list[f
             if data == "dense":
                 x = (torch.rand(B, n, device=device) < p).float() * torch.rand(B, n, device=device) * 2
             else:
-                x = sample_active(p64, B, [gen], device=device).dense(1, B, n)[0]
+                x = draw_active(plan, step).dense(1, B, n)[0]
             loss = ((torch.relu(x @ W @ W.T + b) - x) ** 2).mean()
             opt.zero_grad()
             loss.backward()
@@ -139,7 +133,7 @@ def einsum_train(pt, device) -> list[float]:
         loss_tot.backward()
         with torch.no_grad():
             for idx, W, b, seed_of, gam, (lr_w, _) in groups:
-                norm = W.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+                norm = W.norm(dim=-1, keepdim=True) + NORM_EPS
                 W.mul_(1 + lr_w * mult * torch.where(gam >= 0, -gam, gam * (1 - 1 / norm)))
         opt.step()
     return (acc / fw).tolist()
@@ -152,16 +146,15 @@ def batched_train(pt, device, backend=None) -> list[float]:
 
 def _compact_rows(pt, device) -> dict[int, int]:
     """Mean dense rows per instance (B_c) of each width group over the timed run's steps, as the trainer
-    computes them: its own samples (regenerated from its per-stream generators), compacted to the samples
+    computes them: its own samples (regenerated at the same step counters), compacted to the samples
     with an active feature and split as `chunk_plan` splits them (reference backend)."""
     insts, n, B = instances(pt), pt["n"], pt["batch"]
-    sidx, skeys, p = streams_of(insts, n, 0.0)
-    gens = [instance_generator(seed, ROLE_DATA, _law_key(law)) for seed, law in skeys]
+    sidx, splan = stream_plan(insts, TrainSpec(n=n, batch=B, steps=pt["steps"]))
     groups = group_instances(insts, "by_m")
     tot = [0] * len(groups)
-    for _ in range(pt["steps"]):
-        x = sample_active(p, B, gens)
-        n_active = compact_rows(x, len(skeys), B)[1]
+    for step in range(pt["steps"]):
+        x = draw_active(splan, step)
+        n_active = compact_rows(x, splan.n_streams, B)[1]
         for k, g in enumerate(groups):
             plan = chunk_plan(n_active[[sidx[e] for e in g]].tolist(), n, B, 4, 1, default_chunk_bytes(device))
             tot[k] += sum((j - i) * rows for i, j, rows in plan)

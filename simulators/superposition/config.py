@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from .theory import parse_law
 
+WARMUP_RULES = ("toyscale", "exp10", "exp17")   # as model.WARMUP_RULES (tested equal; config stays torch-free)
+
 GROUPINGS = ("by_m", "pad")
 
 
@@ -19,7 +21,7 @@ class SuperpositionConfig:
         laws: feature-frequency laws, "power:a" | "exp:k" (τ = n/k) | "linear" (see theory.py).
         density: activation-density knob s in [0, 1] (0: one active feature per sample on average).
         batch: samples per step (B), fresh every step.
-        steps: optimiser steps (warm-up 10%, cosine decay to 5% of peak).
+        steps: optimiser steps (warm-up by `warmup`, then cosine decay to 5% of peak).
         lr: "large_run" (lr_W = 0.02 (8/m)^{1/4}, lr_b = 2/m) or a number as text, e.g. "0.01".
         grouping: "by_m" (one parameter group per width) or "pad" (pad to max m with a column mask).
         fit_min_m: the fit window is m in [fit_min_m, max(widths)] (a fixed rule: the log-log curve is
@@ -27,6 +29,10 @@ class SuperpositionConfig:
         tolerance: allowed |measured − theory| of the exponent.
         log_points: loss snapshots along training stored per point (0: none).
         seeds: number of seeds (0 .. seeds − 1).
+        warmup: warm-up rule (`model.lr_factor`): "toyscale" (min(10% of steps, 2000), toyscale's own),
+            "exp10" (the authors' exp-10.py: 2000 steps, none when steps <= 2000) or "exp17" (exp-17.py: 5%).
+        adam_eps: Adam's ε. The authors' exp-17.py multiplies the loss by 100 before the backward pass, which
+            for Adam is ε = 1e-8 / 100 = 1e-10 (the `paper` presets of exp-17's runs use it).
     """
 
     n: int = 512
@@ -42,8 +48,15 @@ class SuperpositionConfig:
     tolerance: float = 0.1
     log_points: int = 4
     seeds: int = 3
+    warmup: str = "toyscale"
+    adam_eps: float = 1e-8
 
     def __post_init__(self):
+        from simulators.harness import fieldcheck as fc
+
+        if isinstance(self.laws, str):
+            object.__setattr__(self, "laws", (self.laws,))
+        fc.check_types(self)   # kinds, finiteness (e.g. widths=(4, 8.7) or (4, 1e999) are refused here)
         if not (8 <= self.n <= 1_000_000):
             raise ValueError(f"n must be in [8, 1e6], got {self.n}")
         ws = tuple(int(w) for w in self.widths)
@@ -85,6 +98,10 @@ class SuperpositionConfig:
             raise ValueError(f"log_points must be in [0, 1000], got {self.log_points}")
         if not (1 <= self.seeds <= 1000):
             raise ValueError(f"seeds must be in [1, 1000], got {self.seeds}")
+        if self.warmup not in WARMUP_RULES:
+            raise ValueError(f"warmup must be one of {WARMUP_RULES}, got {self.warmup!r}")
+        if not (0.0 < float(self.adam_eps) <= 1e-3):
+            raise ValueError(f"adam_eps must be in (0, 1e-3], got {self.adam_eps}")
 
     @property
     def lr_value(self):

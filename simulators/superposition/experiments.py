@@ -52,7 +52,8 @@ def _single_cpu_thread(device):
 
 
 def run_batch(cfg: SuperpositionConfig, points, ctx) -> list[dict]:
-    spec = TrainSpec(n=cfg.n, batch=cfg.batch, steps=cfg.steps, lr=cfg.lr_value, density=cfg.density)
+    spec = TrainSpec(n=cfg.n, batch=cfg.batch, steps=cfg.steps, lr=cfg.lr_value, density=cfg.density,
+                     warmup=cfg.warmup, adam_eps=cfg.adam_eps)
     with _single_cpu_thread(ctx.device):
         return simulate(points, spec, device=ctx.device, dtype=ctx.dtype, backend=ctx.backend,
                         log_points=cfg.log_points, grouping=cfg.grouping)
@@ -298,6 +299,20 @@ def figures_geometry(cfg, records, analysis, outdir) -> list[str]:
 # --------------------------------------------------------------------------- registry
 _SMOKE = dict(n=64, widths=(4, 8, 16), batch=64, steps=150, seeds=2, fit_min_m=4, log_points=2)
 
+# The authors' grids (liuyz0/SuperpositionScaling 35b08b0). exp-10.py / exp-10-3.py: n = 1000, batch 2048,
+# 20000 steps, lr 1e-2 (W and b), warm-up 2000 steps; widths floor(exp(linspace(ln 10, ln 100, 6))) =
+# 10, 15, 25, 39, 63, 100; decays linspace(−1, 1, 10) (γ = −1 + 2k/9: ±1/9, ±1/3, ±5/9, ±7/9, ±1; 0 is not
+# on it); p_i ∝ i^−(1+α) with α = linspace(0, 1, 9) (exp-10) and linspace(−1, 0, 9) (exp-10-3), i.e.
+# a = 0, 0.125, ..., 2. exp-17.py: n = 10240, batch 8192, 40000 steps, lr_W = 0.02 (8/m)^¼, lr_b = 2/m,
+# widths 2^3 .. 2^10, γ = −1, warm-up 5%, laws power 1.2 / exponential τ = 1000 and 400 / linear, and the
+# loss multiplied by 100 before backward (= Adam ε 1e-10).
+PAPER_EXP10_WIDTHS = (10, 15, 25, 39, 63, 100)
+PAPER_EXP10_GAMMAS = tuple(-1.0 + 2.0 * k / 9.0 for k in range(10))
+PAPER_EXP10_LAWS = tuple(f"power:{1.0 + a / 8.0:g}" for a in range(-8, 9))
+_EXP10 = dict(n=1000, widths=PAPER_EXP10_WIDTHS, batch=2048, steps=20000, lr="0.01", warmup="exp10", fit_min_m=10)
+_EXP17 = dict(n=10240, widths=(8, 16, 32, 64, 128, 256, 512, 1024), batch=8192, steps=40000, lr="large_run",
+              warmup="exp17", adam_eps=1e-10)
+
 STRONG = register(Experiment(
     name="superposition.strong",
     description="strong superposition (γ = −1): loss ∝ 1/m for flat frequency laws (Liu, Liu & Gore 2025)",
@@ -306,8 +321,8 @@ STRONG = register(Experiment(
         "smoke": dict(_SMOKE, gammas=(-1.0,), laws=("power:1.2",)),
         "default": dict(n=512, widths=(4, 8, 16, 32, 64), gammas=(-1.0,), batch=256, steps=3000, seeds=3,
                         laws=("power:1.2", "exp:4", "power:1.5", "exp:10.24"), fit_min_m=4),
-        "paper": dict(n=10240, widths=(8, 16, 32, 64, 128, 256, 512, 1024), gammas=(-1.0,), batch=8192,
-                      steps=40000, seeds=3, laws=("power:1.2", "exp:10.24", "linear"), fit_min_m=32),
+        "paper": dict(_EXP17, gammas=(-1.0,), seeds=3, laws=("power:1.2", "exp:10.24", "exp:25.6", "linear"),
+                      fit_min_m=32),
     },
     plan=plan, run_batch=run_batch, analyze=analyze_strong,
     predictions="α_m = 1 (Welch-bound interference); steep power laws max(1, 2(a−1))",
@@ -322,8 +337,8 @@ WEAK = register(Experiment(
         "default": dict(n=256, widths=(4, 8, 16, 32, 64), gammas=(0.1,), batch=256, steps=4000, seeds=3,
                         lr="0.01",
                         laws=("power:1.5", "power:2.0"), fit_min_m=4),
-        "paper": dict(n=1000, widths=(10, 16, 25, 40, 63, 100), gammas=(0.1,), batch=2048, steps=20000,
-                      lr="0.01", seeds=3, laws=("power:1.25", "power:1.5", "power:2.0"), fit_min_m=10),
+        "paper": dict(_EXP10, gammas=tuple(g for g in PAPER_EXP10_GAMMAS if g > 0), seeds=3,
+                      laws=("power:1.25", "power:1.5", "power:2")),
     },
     plan=plan, run_batch=run_batch, analyze=analyze_weak,
     predictions="finite-n slope of Σ_{i>m} Var x_i (→ a − 1 as n → ∞)",
@@ -338,10 +353,7 @@ PHASE = register(Experiment(
         "default": dict(n=256, widths=(8, 16, 32), gammas=(-1.0, 0.1, 1.0), batch=256, steps=1000,
                         seeds=2, laws=("power:0.8", "power:1.2", "power:1.6", "power:2.0"), fit_min_m=8,
                         tolerance=0.2, log_points=0),
-        "paper": dict(n=1000, widths=(10, 16, 25, 40, 63, 100), gammas=(-1.0, -0.3, 0.0, 0.1, 0.3, 1.0),
-                      batch=2048, steps=20000, lr="0.01", seeds=3,
-                      laws=("power:0.5", "power:0.8", "power:1.2", "power:1.5", "power:1.8", "power:2.0"),
-                      fit_min_m=10, tolerance=0.2),
+        "paper": dict(_EXP10, gammas=PAPER_EXP10_GAMMAS, seeds=3, laws=PAPER_EXP10_LAWS, tolerance=0.2),
     },
     plan=plan, run_batch=run_batch, analyze=analyze_phase, figures=figures_phase,
     predictions="weak: a − 1 (finite-n curve); strong: max(1, 2(a − 1)); represented fraction m/n vs 1",
@@ -355,8 +367,7 @@ GEOMETRY = register(Experiment(
         "smoke": dict(_SMOKE, gammas=(-1.0,), laws=("exp:4",)),
         "default": dict(n=256, widths=(8, 16, 32), gammas=(-1.0, 0.1), batch=256, steps=1000, seeds=2,
                         laws=("exp:4",), fit_min_m=8, log_points=0),
-        "paper": dict(n=10240, widths=(8, 16, 32, 64, 128, 256, 512, 1024), gammas=(-1.0, 0.1), batch=8192,
-                      steps=40000, seeds=3, laws=("exp:10.24",), fit_min_m=8),
+        "paper": dict(_EXP17, gammas=(-1.0, 0.1), seeds=3, laws=("exp:10.24",), fit_min_m=8),
     },
     plan=plan, run_batch=run_batch, analyze=analyze_geometry, figures=figures_geometry,
     predictions="overlap² ≈ (k − m)/(m(k − 1)) ≈ 1/m (exponent 1) in the strong regime",

@@ -6,10 +6,15 @@ train as ONE computation per step:
 
 - Widths are padded to M = max m with a column mask [E, M]; masked columns of W are exactly zero, get
   exactly zero gradient and stay zero under AdamW and the norm rule (tested).
-- Data are sparse: `sample_active` draws only the active (sample, feature) pairs of each stream, exactly
-  (each feature on with probability p_i in each sample, independently), by geometric skips. A stream is
-  keyed by (seed, law): instances that share seed and law see the same data (common random numbers
-  across m and γ), and a stream's numbers never depend on its batch-mates.
+- Data are sparse (`sampler.py`): only the active (sample, feature) pairs of each stream are drawn, exactly
+  (each feature on with probability p_i in each sample, independently), by grouped geometric skips and
+  thinning, on the run's device by counter-based Philox (`simulators/_rng.py`) at counter = the step. A
+  stream is keyed by (seed, law): instances that share seed and law see the same data (common random
+  numbers across m and γ), and a stream's numbers never depend on its batch-mates or on earlier steps.
+- Two paths, same numbers: on CPU the active samples are compacted (data-dependent row count, fewest
+  rows); off the CPU (`static`) every shape is fixed by the sampler's plan (padded draw slots, row count =
+  a bound exceeded with probability <= 1e-12 per stream and step) and nothing syncs with the host per
+  step; a raised overflow flag (checked once at the end) reruns the run on the exact path.
 - x W is a gather/scatter over the ~1 active feature per sample (E·B·M work instead of E·B·n·M); the
   output y = ReLU(h Wᵀ + b) is dense and goes through `kernels.bmm_epilogue` (fused bias + ReLU).
 - The three dense products (y = h Wᵀ + b, rᵀh, (r W)ᵀ) run over the samples with an active feature only
@@ -18,9 +23,10 @@ train as ONE computation per step:
   of <= 8 MiB of dense rows (cache-sized, and no fresh page faults every step).
 - Gradients are hand-written and fused in place on y (r = (y − x)·1[z > 0]); `loss_autograd` is the
   plain-autograd definition they are tested against.
-- Optimiser: AdamW (0.9, 0.999, 1e-8) with per-instance learning rates; decoupled decay on W only:
-  γ >= 0: W ← W (1 − lr γ); γ < 0: W_i ← W_i + lr γ (1 − 1/‖W_i‖) W_i (pulls row norms to 1).
-  Warm-up 10% of steps (at most 2000), cosine decay to 5% of peak.
+- Optimiser: AdamW (0.9, 0.999, ε = 1e-8 or `TrainSpec.adam_eps`) with per-instance learning rates;
+  decoupled decay on W only: γ >= 0: W ← W (1 − lr γ); γ < 0: W_i ← W_i + lr γ (1 − 1/(‖W_i‖ + 1e-8)) W_i
+  (pulls row norms to 1). Warm-up then cosine decay to 5% of peak, by a named rule (`lr_factor`): toyscale's
+  own min(10% of steps, 2000), or the authors' exp-10 (2000 steps, none when steps <= 2000) / exp-17 (5%).
 """
 from __future__ import annotations
 
@@ -33,87 +39,12 @@ import torch
 
 from kernels import bmm_epilogue, resolve_backend
 
-from .._batch import ROLE_DATA, ROLE_INIT, chunk_ranges, instance_generator
+from .. import _rng
+from .._batch import ROLE_INIT, chunk_ranges
 from . import theory
+from .sampler import ActiveBatch, PaddedBatch, SamplerPlan, draw_active, draw_padded, law_key, make_plan, uniforms
 
-def _law_key(law: str) -> int:
-    """A deterministic integer key for a law string (no salted hash()): its bytes as a base-257 number mod 2^31."""
-    k = 0
-    for ch in law.encode():
-        k = (k * 257 + ch) % (2 ** 31 - 1)
-    return k
-
-
-# --------------------------------------------------------------------------- data
-@dataclass
-class ActiveBatch:
-    """The active entries of a batch of B samples for S streams (x_{b,i} = v where listed, 0 elsewhere).
-
-    stream [K], sample [K], feature [K] (int64), value [K] (float), sorted by stream."""
-    stream: torch.Tensor
-    sample: torch.Tensor
-    feature: torch.Tensor
-    value: torch.Tensor
-
-    def dense(self, n_streams: int, batch: int, n: int) -> torch.Tensor:
-        """x as a dense [S, B, n] tensor (for tests and the per-model baseline)."""
-        x = torch.zeros(n_streams, batch, n, dtype=self.value.dtype, device=self.value.device)
-        x[self.stream, self.sample, self.feature] = self.value
-        return x
-
-
-def _margin(bp: torch.Tensor) -> torch.Tensor:
-    """Geometric draws per feature: enough that the draws cover all B samples except with prob ~1e-12."""
-    return torch.ceil(bp + 7.0 * torch.sqrt(bp) + 10.0).long()
-
-
-def sample_active(p: torch.Tensor, batch: int, generators: Sequence[torch.Generator], *,
-                  dtype=torch.float32, device=None, margin_fn=_margin) -> ActiveBatch:
-    """Exact sparse sample of x = u·v (u_i ~ Bernoulli(p_i), v ~ U(0, 2)) for S streams.
-
-    Args:
-        p: [S, n] float64 frequencies (CPU), one row per stream.
-        batch: B samples per stream.
-        generators: S CPU generators; stream s draws only from generators[s] (a fixed number of draws per
-            step, so its numbers do not depend on the other streams).
-        margin_fn: number of geometric draws per feature (tests pass a small one to hit the fallback).
-    Returns:
-        ActiveBatch on `device`.
-    Method: the active samples of feature i are the partial sums of Geometric(p_i) gaps; c_i gaps are drawn
-    (c_i = Bp_i + 7√(Bp_i) + 10). If the gaps do not reach past sample B − 1 (probability ~1e-12), that
-    feature's column is redrawn densely (exact either way).
-    """
-    S, n = p.shape
-    out = []
-    for s in range(S):
-        ps = p[s]
-        c = margin_fn(batch * ps)                                         # [n] draws per feature
-        tot = int(c.sum())
-        u = torch.rand(2 * tot, generator=generators[s], dtype=torch.float64)
-        ug, uv = u[:tot], u[tot:]
-        feat = torch.repeat_interleave(torch.arange(n), c)                # [tot]
-        pf = ps[feat]
-        with np.errstate(divide="ignore"):
-            gap = torch.floor(torch.log1p(-ug) / torch.log1p(-pf)).clamp_max(batch) + 1   # Geometric(p) >= 1
-        gap = torch.where(pf > 0, gap, torch.full_like(gap, batch + 1.0)).long()
-        pos = torch.cumsum(gap, 0)
-        start = torch.cumsum(c, 0) - c                                    # [n] segment starts
-        base = torch.repeat_interleave(pos[start] - gap[start], c)        # cumsum before each segment
-        pos = pos - base - 1                                              # 0-based sample index within segment
-        last = pos[start + c - 1]                                         # [n] last covered position
-        short = torch.nonzero(last < batch - 1).flatten()
-        keep = pos < batch
-        fs, bs, vs = feat[keep], pos[keep], 2.0 * uv[keep]
-        if len(short):                                                    # rare: exact dense redraw
-            keep_mask = ~torch.isin(fs, short)
-            fs, bs, vs = fs[keep_mask], bs[keep_mask], vs[keep_mask]
-            dense = torch.rand(batch, len(short), generator=generators[s], dtype=torch.float64)
-            vals = 2.0 * torch.rand(batch, len(short), generator=generators[s], dtype=torch.float64)
-            bb, jj = torch.nonzero(dense < ps[short][None, :], as_tuple=True)
-            fs, bs, vs = torch.cat([fs, short[jj]]), torch.cat([bs, bb]), torch.cat([vs, vals[bb, jj]])
-        out.append((torch.full_like(fs, s), bs, fs, vs))
-    st, sa, fe, va = (torch.cat(t) for t in zip(*out))
-    return ActiveBatch(st.to(device), sa.to(device), fe.to(device), va.to(device=device, dtype=dtype))
+_law_key = law_key    # former name
 
 
 # --------------------------------------------------------------------------- instances
@@ -127,6 +58,8 @@ class TrainSpec:
     lr: str | float = "large_run"
     density: float = 0.0
     final_window: int = 0          # steps averaged for the final loss (0: max(100, steps // 20))
+    warmup: str = "toyscale"       # warm-up rule, one of WARMUP_RULES (see lr_factor)
+    adam_eps: float = 1e-8         # Adam's ε (the authors' exp-17 ×100 loss scaling is ε = 1e-10)
 
 
 def learning_rates(m: int, lr) -> tuple[float, float]:
@@ -136,13 +69,42 @@ def learning_rates(m: int, lr) -> tuple[float, float]:
     return float(lr), float(lr)
 
 
-def lr_factor(step: int, steps: int) -> float:
-    """Schedule multiplier: linear warm-up over min(10% steps, 2000), cosine decay to 0.05 at the end."""
-    warm = max(1, min(int(0.1 * steps), 2000))
-    if step < warm:
-        return (step + 1) / warm
-    t = (step - warm) / max(1, steps - warm - 1)
-    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+WARMUP_RULES = ("toyscale", "exp10", "exp17")
+
+
+def warmup_steps(steps: int, rule: str = "toyscale") -> int:
+    """Warm-up length of a rule (0: none).
+
+    toyscale: min(10% of steps, 2000), at least 1 (toyscale's own rule);
+    exp10:    2000 steps, none when steps <= 2000 (the authors' exp-10.py `get_lr(warmup_steps=2000)`);
+    exp17:    int(5% of steps) (the authors' exp-17.py `get_lr(warmup_ratio=.05)`)."""
+    if rule == "toyscale":
+        return max(1, min(int(0.1 * steps), 2000))
+    if rule == "exp10":
+        return 2000 if 2000 < steps else 0
+    if rule == "exp17":
+        return int(steps * 0.05)
+    raise ValueError(f"warmup must be one of {WARMUP_RULES}, got {rule!r}")
+
+
+def lr_factor(step: int, steps: int, rule: str = "toyscale") -> float:
+    """Schedule multiplier of 0-based `step` of `steps`: linear warm-up, then cosine decay to 0.05.
+
+    toyscale: warm-up (step + 1)/w over steps 0 .. w − 1, then cosine over steps w .. steps − 1 with t =
+        (step − w)/(steps − w − 1): peak 1 at steps w − 1 and w, exactly 0.05 at the last step.
+    exp10, exp17 (the authors' scripts): with s = step + 1 and w = warmup_steps(...), s < w: s/w; else the
+        cosine 0.05 + 0.95·½(1 + cos(π (s − w)/(steps − w))) (peak at s = w, 0.05 at the last step); exp10
+        with steps <= 2000 has no warm-up: 0.05 + 0.95·½(1 + cos(π s/steps)) from the first step."""
+    w = warmup_steps(steps, rule)
+    if rule == "toyscale":
+        if step < w:
+            return (step + 1) / w
+        t = (step - w) / max(1, steps - w - 1)
+        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+    s = step + 1
+    if w and s < w:
+        return s / w
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * (s - w) / (steps - w)))
 
 
 class BatchedModel:
@@ -155,15 +117,20 @@ class BatchedModel:
         M = max(ms)
         if M >= n:
             raise ValueError(f"every width m must be < n = {n}, got max m = {M}")
-        W = torch.zeros(E, n, M, dtype=torch.float64)
-        b = torch.empty(E, n, dtype=torch.float64)
-        for e, inst in enumerate(instances):   # once per instance: per-instance RNG keyed by (seed, m)
-            g = instance_generator(int(inst["seed"]), ROLE_INIT, ms[e])
-            W[e, :, :ms[e]] = torch.randn(n, ms[e], generator=g, dtype=torch.float64) / math.sqrt(ms[e])
-            b[e] = torch.randn(n, generator=g, dtype=torch.float64)
+        # init on the run's device by counter-based Philox, keyed (seed, ROLE_INIT, m, 0) for W and (…, m, 1)
+        # for b: W is drawn as [M, n] row-major, so entry (i, j < m) is element j·n + i whatever M is (an
+        # instance's numbers do not depend on its batch-mates' widths); masked columns are zeroed.
+        seeds = [int(i["seed"]) for i in instances]
+        mt = torch.tensor(ms, dtype=torch.int64)
+        zero, one = torch.zeros_like(mt), torch.ones_like(mt)
+        Wt = _rng.normal(seeds, ROLE_INIT, (M, n), keys=torch.stack([mt, zero], 1), device=device,
+                         dtype=torch.float64).transpose(1, 2)                                  # [E, n, M]
+        colmask = (torch.arange(M)[None, :] < mt[:, None]).to(device)
+        W = Wt * (colmask / torch.sqrt(mt.double()).to(device)[:, None])[:, None, :]
+        b = _rng.normal(seeds, ROLE_INIT, (n,), keys=torch.stack([mt, one], 1), device=device, dtype=torch.float64)
         kw = dict(device=device, dtype=dtype)
         self.W, self.b = W.to(**kw), b.to(**kw)
-        self.mask = (torch.arange(M)[None, :] < torch.tensor(ms)[:, None]).to(**kw)            # [E, M]
+        self.mask = colmask.to(**kw)                                                            # [E, M]
         lrs = [learning_rates(m, spec.lr) for m in ms]
         self.lr_W = torch.tensor([l[0] for l in lrs], **kw)
         self.lr_b = torch.tensor([l[1] for l in lrs], **kw)
@@ -284,6 +251,53 @@ def _fused_chunk(W, b, mask, x: ActiveBatch, crow, counts, inst_stream, B, Bc, b
     return loss, dW, db
 
 
+def rows_static(plan: SamplerPlan, backend, device) -> int:
+    """Static compact row count of the device path: the largest per-stream bound on active samples
+    (`SamplerPlan.rows_bound`, exceeded with probability <= delta), rounded up as `_row_multiple`, at most B."""
+    r = int(plan.rows_bound.max())
+    k = _row_multiple(backend, device)
+    return min(plan.batch, -(-max(r, 1) // k) * k)
+
+
+def _fused_loss_grads_static(W, b, mask, xp: PaddedBatch, inst_stream, batch, Bc, backend):
+    """`_fused_loss_grads` on the padded layout with a static row count Bc (the device path: every shape is
+    fixed by the plan, no host sync). Returns (loss [E], dW, db, overflow) where overflow (a 0-d bool tensor)
+    says a stream had more than Bc active samples (then rows are merged and the step is not exact: the
+    trainer reruns on the exact path). Unused slots carry value 0 and add nothing anywhere."""
+    E, n, M = W.shape
+    S = xp.value.shape[0]
+    flag = torch.zeros(S, batch, dtype=torch.int32, device=W.device)
+    flag.scatter_add_(1, xp.sample, xp.valid.int())
+    flag = flag > 0
+    overflow = (flag.sum(1) > Bc).any()
+    crow = (torch.cumsum(flag, 1) - 1).gather(1, xp.sample).clamp_(0, Bc - 1)        # [S, C] compact row
+    smp, fea, val = crow[inst_stream], xp.feature[inst_stream], xp.value[inst_stream].to(W.dtype)   # [E, C]
+    e_idx = torch.arange(E, device=W.device)[:, None].expand_as(smp)
+    row_in = (e_idx * n + fea).reshape(-1)
+    row_h = (e_idx * Bc + smp).reshape(-1)
+    vflat = val.reshape(-1)
+    Wf = W.reshape(E * n, M)
+    h = torch.zeros(E * Bc, M, dtype=W.dtype, device=W.device)
+    h.index_add_(0, row_h, Wf[row_in] * vflat[:, None])
+    h = h.view(E, Bc, M)
+    y = bmm_epilogue(h, W.transpose(1, 2), b, "relu", backend=backend)                # [E, Bc, n]
+    yf = y.view(-1)
+    pos = row_h * n + fea.reshape(-1)                                                 # (e·Bc + row)·n + feature
+    on = yf[pos] > 0
+    yf.index_add_(0, pos, -(vflat * on))        # r = (y − x)·1[z > 0]; unused slots add 0 (duplicates safe)
+    miss = (vflat * vflat * (~on)).view(E, -1).sum(1)
+    rest = batch - Bc
+    rb = torch.relu(b)
+    loss = (torch.linalg.vector_norm(y, dim=(1, 2)) ** 2 + rest * (rb * rb).sum(1) + miss) / (batch * n)
+    scale = 2.0 / (batch * n)
+    db = (y.sum(1) + rest * rb) * scale
+    dW = bmm_epilogue(h.transpose(1, 2), y, None, backend=backend).transpose(1, 2).contiguous()
+    ghT = bmm_epilogue(W.transpose(1, 2), y.transpose(1, 2), None, backend=backend)  # [E, M, Bc]
+    dW.view(E * n, M).index_add_(0, row_in, ghT.transpose(1, 2)[e_idx, smp].reshape(-1, M) * vflat[:, None])
+    dW.mul_(mask[:, None, :] * scale)
+    return loss, dW, db, overflow
+
+
 def loss_autograd(W, b, mask, x_dense) -> torch.Tensor:
     """Definition: per-instance MSE [E] of ReLU(x (W⊙mask)(W⊙mask)ᵀ + b) against x. x_dense [E, B, n]."""
     Wm = W * mask[:, None, :]
@@ -291,8 +305,14 @@ def loss_autograd(W, b, mask, x_dense) -> torch.Tensor:
     return ((y - x_dense) ** 2).mean((1, 2))
 
 
+NORM_EPS = 1e-8   # added to row norms in the γ < 0 rule, as the authors' adamw.py adds its group eps (1e-8)
+
+
 def adamw_step(model: BatchedModel, dW, db, lr_mult: float, betas=(0.9, 0.999), eps=1e-8) -> None:
-    """One AdamW step for all instances (per-instance lr and γ; decay on W only, before the Adam update)."""
+    """One AdamW step for all instances (per-instance lr and γ; decay on W only, before the Adam update).
+
+    Decay: γ >= 0: W ← W (1 − lr γ); γ < 0: W_i ← W_i + lr γ (1 − 1/(‖W_i‖ + NORM_EPS)) W_i (a zero row stays
+    zero). Adam: m, v with bias corrections, W ← W − lr/(1 − β1^t) · m / (√(v/(1 − β2^t)) + eps)."""
     model.t += 1
     t, (b1, b2) = model.t, betas
     W, b = model.W, model.b
@@ -301,8 +321,7 @@ def adamw_step(model: BatchedModel, dW, db, lr_mult: float, betas=(0.9, 0.999), 
     g = model.gamma[:, None, None]
     # decoupled decay: γ >= 0 multiplicative; γ < 0 pulls each row norm towards 1
     norm = torch.linalg.vector_norm(W, dim=2, keepdim=True)                            # [E, n, 1]
-    # a zero row (masked or dead) stays zero: its factor multiplies 0
-    W.mul_(1.0 + lrW * torch.where(g >= 0, -g, g * (1.0 - 1.0 / norm.clamp_min(1e-30))))
+    W.mul_(1.0 + lrW * torch.where(g >= 0, -g, g * (1.0 - 1.0 / (norm + NORM_EPS))))
     mW, vW, mb, vb = model.state
     for p, gr, m, v, lr in ((W, dW, mW, vW, lrW), (b, db, mb, vb, lrb)):
         m.mul_(b1).add_(gr, alpha=1 - b1)
@@ -320,6 +339,12 @@ def streams_of(instances: Sequence[dict], n: int, density: float):
     return idx, list(keys), p
 
 
+def stream_plan(instances: Sequence[dict], spec: TrainSpec, device=None):
+    """(stream index per instance, SamplerPlan) of a run: one data stream per (seed, law)."""
+    sidx, skeys, p = streams_of(instances, spec.n, spec.density)
+    return sidx, make_plan(p, spec.batch, [s for s, _ in skeys], [l for _, l in skeys], device=device)
+
+
 def group_instances(instances: Sequence[dict], grouping: str) -> list[list[int]]:
     """Instance indices per parameter group: "by_m" (one group per width: no padded work) or "pad" (one
     group padded to max m). Measured at n = B = 512, m in {4..64} x 3 seeds, 1 thread: pad 117 ms/step,
@@ -334,35 +359,86 @@ def group_instances(instances: Sequence[dict], grouping: str) -> list[list[int]]
     return list(groups.values())
 
 
+def default_static(device) -> bool:
+    """The static-shape path (padded layout, fixed row count, no host sync per step) off the CPU; the
+    compacting path on the CPU, where data-dependent shapes cost nothing and fewer rows are faster."""
+    return torch.device(device).type != "cpu"
+
+
+UNIFORM_BUFFER_BYTES = 4 << 20
+
+
+class Trainer:
+    """State of one batched run and its step (`step(t)`: draw step t's batch, one fused forward/backward and
+    AdamW update per parameter group). `static`: the device path (see `default_static`); its steps record
+    row-bound excess or sampler shortfall in the device flag `overflow` instead of syncing."""
+
+    def __init__(self, instances: Sequence[dict], spec: TrainSpec, *, device=None, dtype=torch.float32,
+                 backend=None, grouping: str = "by_m", static: bool | None = None):
+        self.device = torch.device(device or "cpu")
+        self.spec, self.dtype, self.backend = spec, dtype, backend
+        self.static = default_static(self.device) if static is None else bool(static)
+        self.groups = group_instances(instances, grouping)
+        self.models = [BatchedModel([instances[e] for e in g], spec, self.device, dtype) for g in self.groups]
+        sidx, self.plan = stream_plan(instances, spec, self.device)
+        self.streams = [torch.tensor([sidx[e] for e in g], device=self.device) for g in self.groups]
+        self.order = torch.tensor([e for g in self.groups for e in g], device=self.device)
+        self.rows = rows_static(self.plan, backend, self.device) if self.static else None
+        self.overflow = torch.zeros((), dtype=torch.bool, device=self.device)
+        self.E = len(instances)
+        self._u, self._u0 = None, 0       # CPU path: uniforms of several steps, drawn in one call
+
+    def _uniforms(self, t: int):
+        """Step t's uniforms on the compacting path, from a buffer of up to UNIFORM_BUFFER_BYTES of steps."""
+        if self._u is None or not (self._u0 <= t < self._u0 + self._u.shape[1]):
+            per_step = self.plan.n_streams * self.plan.slots * 16
+            k = max(1, min(64, UNIFORM_BUFFER_BYTES // per_step, self.spec.steps - t))
+            self._u, self._u0 = uniforms(self.plan, t, steps=k), t
+        return self._u[:, t - self._u0]
+
+    def step(self, t: int) -> torch.Tensor:
+        """Train step t (0-based); returns the per-instance loss [E] (float64, instance order) before the update."""
+        spec = self.spec
+        mult = lr_factor(t, spec.steps, spec.warmup)
+        if self.static:
+            x = draw_padded(self.plan, t, self.dtype)
+            self.overflow |= x.short.any()
+        else:
+            x = draw_active(self.plan, t, self.dtype, self._uniforms(t))
+        losses = []
+        for model, inst_stream in zip(self.models, self.streams):
+            if self.static:
+                loss, dW, db, over = _fused_loss_grads_static(model.W, model.b, model.mask, x, inst_stream,
+                                                              spec.batch, self.rows, self.backend)
+                self.overflow |= over
+            else:
+                loss, dW, db = _fused_loss_grads(model.W, model.b, model.mask, x, inst_stream, spec.batch,
+                                                 self.backend)
+            adamw_step(model, dW, db, mult, eps=spec.adam_eps)
+            losses.append(loss)
+        return torch.empty(self.E, dtype=torch.float64, device=self.device).index_copy_(
+            0, self.order, torch.cat(losses).double())
+
+
 def train(instances: Sequence[dict], spec: TrainSpec, *, device=None, dtype=torch.float32, backend=None,
-          log_points: int = 0, grouping: str = "by_m"):
+          log_points: int = 0, grouping: str = "by_m", static: bool | None = None):
     """Train E instances (dicts with m, gamma, law, seed) as one batched computation per step.
 
     All instances share one sparse sample per step (one stream per (seed, law)); parameters live in groups
-    (`group_instances`), one fused forward/backward per group per step.
+    (`group_instances`), one fused forward/backward per group per step. The step is `Trainer.step`; the host
+    reads the device only at the `log_points` checkpoints and once at the end (the static path's overflow
+    flag: if it was ever raised, probability <= `SamplerPlan.overflow_probability()` per step, the run is
+    redone on the exact compacting path, whose numbers equal the static path's whenever no flag is raised).
     Returns (models, groups, final_loss [E] float64 (mean of the last `final_window` step losses), log),
     log = list of (step, loss [E] list) at `log_points` evenly spaced steps (averaged since the previous).
     """
-    device = torch.device(device or "cpu")
-    groups = group_instances(instances, grouping)
-    models = [BatchedModel([instances[e] for e in g], spec, device, dtype) for g in groups]
-    sidx, skeys, p = streams_of(instances, spec.n, spec.density)
-    streams = [torch.tensor([sidx[e] for e in g], device=device) for g in groups]
-    gens = [instance_generator(seed, ROLE_DATA, _law_key(law)) for seed, law in skeys]
-    order = torch.tensor([e for g in groups for e in g], device=device)
+    tr = Trainer(instances, spec, device=device, dtype=dtype, backend=backend, grouping=grouping, static=static)
     fw = min(spec.final_window or max(100, spec.steps // 20), spec.steps)
-    acc = torch.zeros(len(instances), dtype=torch.float64, device=device)
+    acc = torch.zeros(len(instances), dtype=torch.float64, device=tr.device)
     log, log_acc, log_n = [], torch.zeros_like(acc), 0
     every = max(1, spec.steps // log_points) if log_points else 0
     for step in range(spec.steps):
-        x = sample_active(p, spec.batch, gens, dtype=dtype, device=device)
-        mult = lr_factor(step, spec.steps)
-        losses = []
-        for model, inst_stream in zip(models, streams):
-            loss, dW, db = _fused_loss_grads(model.W, model.b, model.mask, x, inst_stream, spec.batch, backend)
-            adamw_step(model, dW, db, mult)
-            losses.append(loss)
-        loss = torch.empty_like(acc).index_copy_(0, order, torch.cat(losses).double())
+        loss = tr.step(step)
         if step >= spec.steps - fw:
             acc += loss
         if every:
@@ -372,16 +448,19 @@ def train(instances: Sequence[dict], spec: TrainSpec, *, device=None, dtype=torc
                 log.append((step + 1, (log_acc / log_n).tolist()))
                 log_acc.zero_()
                 log_n = 0
-    return models, groups, acc / fw, log
+    if tr.static and bool(tr.overflow):
+        return train(instances, spec, device=device, dtype=dtype, backend=backend, log_points=log_points,
+                     grouping=grouping, static=False)
+    return tr.models, tr.groups, acc / fw, log
 
 
 def simulate(instances: Sequence[dict], spec: TrainSpec, *, device=None, dtype=torch.float32, backend=None,
-             log_points: int = 0, grouping: str = "by_m") -> list[dict]:
+             log_points: int = 0, grouping: str = "by_m", static: bool | None = None) -> list[dict]:
     """Train and measure: one JSON-able metrics dict per instance (in order): loss (mean over features),
     loss_sum (× n, the paper's unit), the geometry diagnostics of `measure_geometry`, and `log`
     (step -> loss) when `log_points` > 0."""
     models, groups, final, log = train(instances, spec, device=device, dtype=dtype, backend=backend,
-                                       log_points=log_points, grouping=grouping)
+                                       log_points=log_points, grouping=grouping, static=static)
     out: list[dict] = [dict() for _ in instances]
     for model, g in zip(models, groups):
         for e, geo in zip(g, measure_geometry(model.W, model.mask)):

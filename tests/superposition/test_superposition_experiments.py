@@ -34,7 +34,10 @@ def test_smoke_run_distinguishes_the_regimes(phase_smoke):
 
 @pytest.fixture(scope="module")
 def strong_smoke(tmp_path_factory):
-    return run_experiment("superposition.strong", "smoke", overrides={"seeds": 4},
+    # 8 seeds: with 4 the seed-bootstrap CI is ~±0.1 and the ±0.5 negative control sits inside 3 CI half-widths
+    # for some draws (issue 13's Philox streams: 1.178 [1.081, 1.275] at 4 seeds; the former streams gave
+    # 0.993 / 1.083 / 1.109 at 4 / 8 / 16 seeds, the new 1.178 / 1.188 / 1.114: same smoke exponent ~1.1)
+    return run_experiment("superposition.strong", "smoke", overrides={"seeds": 8},
                           out=tmp_path_factory.mktemp("strong"), device="cpu")
 
 
@@ -57,7 +60,11 @@ def test_superposition_theory_rejects_wrong_exponent(strong_smoke):
 
 @pytest.fixture(scope="module")
 def weak_smoke(tmp_path_factory):
-    return run_experiment("superposition.weak", "smoke", overrides={"seeds": 4},
+    # 32 seeds: the weak smoke fit (3 widths, n = 64) is noisy; at 4 seeds the CI half-width reached 0.36 with
+    # issue 13's Philox streams (1.306 [0.948, 1.664]), which put the strong value 2 inside the tolerance;
+    # measured: 8 seeds 1.449 [1.23, 1.67], 16 seeds 1.189 [0.98, 1.40], 32 seeds 1.151 [1.01, 1.30] (finite-n
+    # curve slope 1.090); the former streams gave 1.249 [1.13, 1.43] at 4 seeds
+    return run_experiment("superposition.weak", "smoke", overrides={"seeds": 32},
                           out=tmp_path_factory.mktemp("weak"), device="cpu")
 
 
