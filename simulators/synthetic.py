@@ -31,20 +31,29 @@ class SyntheticConfig:
     tolerance: float = 0.05
 
     def __post_init__(self):
-        if not (0 < self.exponent <= 10):
-            raise ValueError(f"exponent must be in (0, 10], got {self.exponent}")
-        if not self.prefactor > 0:
-            raise ValueError(f"prefactor must be > 0, got {self.prefactor}")
-        if not (0 <= self.noise <= 2):
-            raise ValueError(f"noise must be in [0, 2], got {self.noise}")
-        if self.floor < 0:
-            raise ValueError(f"floor must be >= 0, got {self.floor}")
-        if not (0 < self.x_min < self.x_max):
-            raise ValueError(f"need 0 < x_min < x_max, got x_min={self.x_min}, x_max={self.x_max}")
-        if self.n_sizes < 3:
-            raise ValueError(f"n_sizes must be >= 3, got {self.n_sizes}")
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        from .harness import fieldcheck as fc
+
+        fc.check_types(self)
+        fc.num("exponent", self.exponent, 0, 10, lo_open=True)
+        fc.num("prefactor", self.prefactor, 1e-100, 1e100)
+        fc.num("noise", self.noise, 0, 2)
+        fc.num("floor", self.floor, 0, 1e100)
+        fc.num("x_min", self.x_min, 1e-6, 1e12)
+        fc.num("x_max", self.x_max, self.x_min, 1e12, lo_open=True, note="(> x_min)")
+        fc.integer("n_sizes", self.n_sizes, 3, 1000)
+        fc.integer("seeds", self.seeds, 1, 10_000)
+        fc.num("tolerance", self.tolerance, 0, 10)
+        allowed = "'auto', 'all' or 'last_decades:k' with k > 0 keeping >= 2 sizes"
+        if self.window not in ("auto", "all"):
+            kind, _, k = self.window.partition(":")
+            try:
+                k = float(k)
+            except ValueError:
+                fc.fail("window", allowed, self.window)
+            if kind != "last_decades" or not (k > 0 and k < float("inf")):
+                fc.fail("window", allowed, self.window)
+            if sum(x >= self.x_max / 10 ** min(k, 300) for x in self.sizes()) < 2:
+                fc.fail("window", allowed + f" (sizes span {np.log10(self.x_max / self.x_min):.3g} decades)", self.window)
 
     def sizes(self) -> np.ndarray:
         return np.geomspace(self.x_min, self.x_max, self.n_sizes)

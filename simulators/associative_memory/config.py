@@ -8,7 +8,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .model import parse_scheme
+from simulators.harness import fieldcheck as fc
+
+SCHEME_KINDS = ("seen", "freq", "pop", "threshold", "pop_threshold")   # as model.SCHEMES (config stays torch-free)
+
+
+def check_scheme(s) -> None:
+    """'seen' | 'threshold' | 'pop_threshold' | 'freq^ρ' | 'pop^ρ' with ρ finite in (0, 10]; else ConfigError naming schemes."""
+    allowed = "a tuple of seen, threshold, pop_threshold, freq^ρ or pop^ρ (ρ a finite number in (0, 10])"
+    if not isinstance(s, str):
+        fc.fail("schemes", allowed, s)
+    kind, sep, rho = s.partition("^")
+    if kind not in SCHEME_KINDS or (sep and kind not in ("freq", "pop")):
+        fc.fail("schemes", allowed, s)
+    if sep:
+        try:
+            r = float(rho)
+        except ValueError:
+            fc.fail("schemes", allowed, s)
+        if not (0 < r <= 10):   # also refuses nan and inf
+            fc.fail("schemes", allowed, s)
 
 
 def _tuple(v):
@@ -29,17 +48,14 @@ def check_model(*, N: int | None = None, a: float | None = None, M: int | None =
         raise ValueError(f"d (embedding dimension) must be an integer >= 1, got {d}")
 
 
-def _check_common(cfg, sizes_field: str, sizes, lo: int, hi: int):
-    if int(cfg.seeds) != cfg.seeds or not 1 <= cfg.seeds <= 10_000:
-        raise ValueError(f"seeds must be an integer in [1, 10000], got {cfg.seeds}")
-    if len(sizes) < 2 or any(int(s) != s for s in sizes) or list(sizes) != sorted(set(sizes)):
-        raise ValueError(f"{sizes_field} must be >= 2 strictly increasing integers, got {sizes}")
-    if sizes[0] < lo or sizes[-1] > hi:
-        raise ValueError(f"{sizes_field} must lie in [{lo}, {hi}], got {sizes}")
-    for a in getattr(cfg, "a_values", ()):
-        check_model(a=a)
-    if not 0 <= cfg.tolerance <= 1:
-        raise ValueError(f"tolerance must be in [0, 1], got {cfg.tolerance}")
+def _check_common(cfg, sizes_field: str, sizes, lo: int, hi: int, a_lo: float = 0.0):
+    fc.check_types(cfg)
+    fc.integer("seeds", cfg.seeds, 1, 10_000)
+    fc.ints(sizes_field, sizes, lo, hi, min_len=2)
+    if hasattr(cfg, "a_values"):
+        fc.floats("a_values", cfg.a_values, a_lo, 20, lo_open=True, max_len=100,
+                  note="(Zipf exponents" + (", > 1 for a T-law)" if a_lo else ")"))
+    fc.num("tolerance", cfg.tolerance, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -68,13 +84,12 @@ class DataConfig:
     def __post_init__(self):
         object.__setattr__(self, "a_values", _tuple(self.a_values))
         object.__setattr__(self, "T_values", _tuple(self.T_values))
-        _check_common(self, "T_values", self.T_values, 1, 10 ** 8)
-        check_model(N=self.N, M=self.M)
-        check_model(N=self.N_finite, M=self.M)
-        if self.d_finite != 0:
-            check_model(d=self.d_finite)
-        if int(self.T_max_finite) != self.T_max_finite or self.T_max_finite < 1:
-            raise ValueError(f"T_max_finite must be an integer >= 1, got {self.T_max_finite}")
+        _check_common(self, "T_values", self.T_values, 1, 10 ** 9, a_lo=1.0)
+        fc.integer("M", self.M, 2, 10 ** 6)
+        fc.integer("N", self.N, self.M, 10 ** 8, note="(>= M)")
+        fc.integer("N_finite", self.N_finite, self.M, 10 ** 7, note="(>= M)")
+        fc.integer("d_finite", self.d_finite, 0, 10 ** 6, note="(0 skips the finite-d part)")
+        fc.integer("T_max_finite", self.T_max_finite, 1, 10 ** 9)
 
     def T_finite(self) -> tuple[int, ...]:
         return tuple(T for T in self.T_values if T <= self.T_max_finite) if self.d_finite else ()
@@ -110,13 +125,14 @@ class DimConfig:
         object.__setattr__(self, "d_values", _tuple(self.d_values))
         object.__setattr__(self, "schemes", _tuple(self.schemes))
         _check_common(self, "d_values", self.d_values, 1, 10 ** 6)
-        check_model(N=self.N, M=self.M)
+        fc.integer("M", self.M, 2, 10 ** 6)
+        fc.integer("N", self.N, self.M, 10 ** 8, note="(>= M)")
+        if not self.schemes or len(set(self.schemes)) != len(self.schemes):
+            fc.fail("schemes", "a non-empty tuple of distinct schemes", self.schemes)
         for s in self.schemes:
-            parse_scheme(s)
-        if int(self.T) != self.T or self.T < 1:
-            raise ValueError(f"T must be an integer >= 1, got {self.T}")
-        if not self.c > 0:
-            raise ValueError(f"c (threshold constant, P = d/c) must be > 0, got {self.c}")
+            check_scheme(s)
+        fc.integer("T", self.T, 1, 10 ** 10)
+        fc.num("c", self.c, 0, 1e6, lo_open=True, note="(threshold constant, P = d/c)")
 
 
 LEARNED_METHODS = ("sgd_small_lr", "sign_adam", "sgd_large_lr")
@@ -161,7 +177,9 @@ class LearnedConfig:
         object.__setattr__(self, "methods", _tuple(self.methods))
         _check_common(self, "d_values", self.d_values, 1, 4096)
         _check_common(self, "sgd_d_values", self.sgd_d_values, 1, 8192)
-        check_model(N=self.N, M=self.M)
+        fc.integer("M", self.M, 2, 10 ** 6)
+        fc.integer("N", self.N, self.M, 10 ** 8, note="(>= M)")
+        fc.integer("T", self.T, 1, 10 ** 10)
         bad = [m for m in self.methods if m not in LEARNED_METHODS]
         if bad or not self.methods:
             raise ValueError(f"methods must be a non-empty subset of {LEARNED_METHODS}, got {self.methods}")
@@ -172,9 +190,10 @@ class LearnedConfig:
         if max(self.sgd_batch, self.adam_batch, self.large_lr_batch) > self.T:
             raise ValueError(f"batches must be <= T = {self.T}, got sgd_batch={self.sgd_batch}, "
                              f"adam_batch={self.adam_batch}, large_lr_batch={self.large_lr_batch}")
+        for name in ("sgd_batch", "adam_batch", "large_lr_batch"):
+            fc.integer(name, getattr(self, name), 1, 10 ** 7)
         for name in ("sgd_gamma", "adam_gamma", "large_lr_gamma"):
-            if not 0 < getattr(self, name) <= 100:
-                raise ValueError(f"{name} must be in (0, 100], got {getattr(self, name)}")
+            fc.num(name, getattr(self, name), 0, 100, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -209,12 +228,12 @@ class HopfieldConfig:
         for name in ("loads", "ks", "N_dense", "p_factors"):
             object.__setattr__(self, name, _tuple(getattr(self, name)))
         _check_common(self, "N_dense", self.N_dense, 8, 10 ** 5)
-        if int(self.N_classic) != self.N_classic or self.N_classic < 10:
-            raise ValueError(f"N_classic must be an integer >= 10, got {self.N_classic}")
-        if not self.loads or any(not 0 < x < 1 for x in self.loads) or list(self.loads) != sorted(set(self.loads)):
-            raise ValueError(f"loads must be strictly increasing values in (0, 1), got {self.loads}")
-        if any(int(k) != k or k < 2 for k in self.ks):
-            raise ValueError(f"ks must be integers >= 2, got {self.ks}")
+        fc.integer("N_classic", self.N_classic, 10, 50_000, note="(its N x N couplings and P = load x N patterns)")
+        fc.floats("loads", self.loads, 0, 1, lo_open=True, hi_open=True, increasing=True, min_len=2)
+        fc.ints("ks", self.ks, 2, 20, min_len=1, max_len=20)
+        fc.floats("p_factors", self.p_factors, 0, 1e3, lo_open=True, increasing=True, min_len=2)
+        fc.integer("probes", self.probes, 1, 10_000)
+        fc.integer("max_sweeps", self.max_sweeps, 1, 10_000)
         if not 0 < self.overlap_threshold < 1:
             raise ValueError(f"overlap_threshold must be in (0, 1), got {self.overlap_threshold}")
         if not 0 < self.alpha_tolerance < 1:

@@ -1,13 +1,29 @@
-"""The scaling harness: registry -> runner (resumable SQLite store) -> fit -> compare -> report."""
-from .compare import Comparison, Prediction, compare
-from .fit import FitResult, fit_power_law, fit_saturating, window_slope
-from .registry import Analysis, ConfigError, Experiment, Record, RunContext, get_experiment, list_experiments, register
-from .report import format_table, plot_comparison, write_report
-from .runner import ExperimentResult, report_run_dir, run_experiment
+"""The scaling harness: registry -> runner (resumable SQLite store) -> fit -> compare -> report.
 
-__all__ = [
-    "Analysis", "Comparison", "ConfigError", "Experiment", "ExperimentResult", "FitResult", "Prediction", "Record",
-    "RunContext", "compare", "fit_power_law", "fit_saturating", "format_table", "get_experiment",
-    "list_experiments", "plot_comparison", "register", "report_run_dir", "run_experiment", "window_slope",
-    "write_report",
-]
+Names are imported lazily (PEP 562), so `import simulators.harness.fieldcheck` (configs, the CLI's fast
+path) does not pay for torch, scipy and matplotlib.
+"""
+import importlib
+
+_WHERE = {
+    "Comparison": "compare", "Prediction": "compare", "compare": "compare",
+    "FitResult": "fit", "fit_power_law": "fit", "fit_saturating": "fit", "window_slope": "fit",
+    "Analysis": "registry", "Experiment": "registry", "Record": "registry", "RunContext": "registry",
+    "get_experiment": "registry", "list_experiments": "registry", "register": "registry",
+    "ConfigError": "fieldcheck",
+    "format_table": "report", "plot_comparison": "report", "write_report": "report",
+    "ExperimentResult": "runner", "report_run_dir": "runner", "run_experiment": "runner",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        mod = importlib.import_module(f".{_WHERE[name]}", __name__)
+        return getattr(mod, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

@@ -75,7 +75,14 @@ class LotteryConfig:
     def __post_init__(self):
         for f in fields(self):  # lists from JSON / the CLI become tuples, so the config stays hashable
             object.__setattr__(self, f.name, _tuple(getattr(self, f.name)))
-        _validate_common(self)
+        from simulators.harness.fieldcheck import check_types
+
+        try:
+            _validate_common(self)
+        except TypeError:      # a value of the wrong kind: say which field
+            check_types(self)
+            raise
+        check_types(self)      # kinds and finiteness of every field (RecipeConfig's too), naming the field
 
     def recipe(self) -> dict:
         """The training recipe as a flat dict (recorded in every report)."""

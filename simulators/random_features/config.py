@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulators.harness.registry import ConfigError
+from simulators.harness import fieldcheck as fc
+from simulators.harness.fieldcheck import ConfigError
 
 from . import theory
 
@@ -20,17 +21,28 @@ def _need(ok: bool, field: str, allowed: str, got) -> None:
         raise ConfigError(f"{field} must be {allowed}, got {got!r}")
 
 
+MAX_SIZE = 10 ** 6      # N, P, d (the memory estimate refuses what would not fit long before this)
+MAX_M = 10 ** 7         # latent dimension M, v
+MAX_SEEDS = 10_000
+
+
 def _sizes(field: str, xs) -> None:
-    _need(isinstance(xs, tuple) and len(xs) >= 2 and all(int(x) == x and x >= 1 for x in xs)
-          and list(xs) == sorted(set(xs)), field, "a strictly increasing tuple of >= 2 positive ints", xs)
+    fc.ints(field, xs, 1, MAX_SIZE, min_len=2)
 
 
 def _ab(a, b) -> None:
     _need(a > 1, "a", "> 1 (summable task power k^-a)", a)
     _need(b > 0, "b", "> 0 (decaying spectrum k^-b)", b)
+    _need(a <= 20 and b <= 20, "a" if a > 20 else "b", "<= 20 (k^-20 already underflows nothing we measure)",
+          a if a > 20 else b)
+
+
+def _seeds(seeds) -> None:
+    fc.integer("seeds", seeds, 2, MAX_SEEDS, note="(bootstrap over seeds)")
 
 
 def _plateau(M, biggest, field) -> None:
+    fc.integer("M", M, 2, MAX_M)
     _need(M >= 10 * biggest, "M", f">= 10 x the largest {field} ({10 * biggest}) so the plateau does not "
           "contaminate the fit", M)
 
@@ -45,10 +57,10 @@ class ModelLimitedConfig:
     seeds: int = 6
 
     def __post_init__(self):
+        fc.check_types(self)
         _ab(self.a, self.b); _sizes("Ns", self.Ns); _plateau(self.M, max(self.Ns), "N")
-        _need(all(x in ACTIVATIONS for x in self.activations) and len(self.activations) >= 1, "activations",
-              f"a non-empty tuple from {ACTIVATIONS}", self.activations)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        fc.choices("activations", self.activations, ACTIVATIONS)
+        _seeds(self.seeds)
 
 
 @dataclass(frozen=True)
@@ -64,13 +76,15 @@ class DataLimitedConfig:
     seeds: int = 6
 
     def __post_init__(self):
+        fc.check_types(self)
         _ab(self.a, self.b); _sizes("Ps", self.Ps); _plateau(self.M, max(self.Ps), "P")
-        _need(self.ridge >= 0, "ridge", ">= 0", self.ridge)
-        _need(self.noise >= 0, "noise", ">= 0 (label-noise variance σ²)", self.noise)
+        fc.num("ridge", self.ridge, 0, 1e6)
+        fc.num("noise", self.noise, 0, 1e6, note="(label-noise variance σ²)")
         _sizes("relu_Ps", self.relu_Ps)
+        fc.integer("relu_N", self.relu_N, 1, MAX_SIZE)
         _need(self.relu_N >= 4 * max(self.relu_Ps), "relu_N", f">= 4 x max(relu_Ps) = {4 * max(self.relu_Ps)}",
               self.relu_N)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        _seeds(self.seeds)
 
 
 @dataclass(frozen=True)
@@ -82,11 +96,15 @@ class MRSGridConfig:
     seeds: int = 3
 
     def __post_init__(self):
-        _need(self.alpha > 0, "alpha", "> 0 (MRS spectrum k^-(1+α))", self.alpha)
+        fc.check_types(self)
+        fc.num("alpha", self.alpha, 0, 20, lo_open=True, note="(MRS spectrum k^-(1+α))")
         _sizes("sizes", self.sizes)
-        _need(self.M >= 2, "M", ">= 2", self.M)
-        _need(self.ridge > 0, "ridge", "> 0 (the ridgeless surface is always included)", self.ridge)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        fc.integer("M", self.M, 2, MAX_M)
+        fc.num("ridge", self.ridge, 0, 1e6, lo_open=True, note="(the ridgeless surface is always included)")
+        big = max([x for x in self.sizes if x < self.M] or [min(self.sizes)])
+        _need(sum(4 * x <= big for x in self.sizes) >= 2, "sizes",
+              f"a grid with >= 2 sizes <= 1/4 of its largest size below M = {self.M} (the fit axes)", self.sizes)
+        _seeds(self.seeds)
 
     @property
     def ab(self):
@@ -104,12 +122,16 @@ class VarianceLimitedConfig:
     seeds: int = 6
 
     def __post_init__(self):
+        fc.check_types(self)
         _ab(self.a, self.b); _sizes("sizes", self.sizes)
+        fc.integer("N_fixed", self.N_fixed, 1, MAX_SIZE)
+        fc.integer("P_fixed", self.P_fixed, 1, MAX_SIZE)
+        fc.integer("M", self.M, 2, MAX_M)
         _need(min(self.sizes) >= 4 * max(self.N_fixed, self.P_fixed), "sizes",
               f"all >= 4 x max(N_fixed, P_fixed) (variance-limited: size >> fixed size)", self.sizes)
         _need(self.M >= 10 * max(self.N_fixed, self.P_fixed), "M", ">= 10 x max(N_fixed, P_fixed)", self.M)
         _need(self.M > max(self.sizes), "M", f"> max(sizes) = {max(self.sizes)}", self.M)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        _seeds(self.seeds)
 
 
 @dataclass(frozen=True)
@@ -123,10 +145,12 @@ class TimeConfig:
     seeds: int = 6
 
     def __post_init__(self):
+        fc.check_types(self)
+        fc.integer("N", self.N, 1, MAX_SIZE)
         _ab(self.a, self.b); _plateau(self.M, self.N, "N")
-        _need(self.t_max > 10, "t_max", "> 10", self.t_max)
-        _need(self.n_times >= 8, "n_times", ">= 8", self.n_times)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        fc.num("t_max", self.t_max, 10, 1e15, lo_open=True)
+        fc.integer("n_times", self.n_times, 8, 10_000)
+        _seeds(self.seeds)
 
 
 @dataclass(frozen=True)
@@ -141,16 +165,19 @@ class ComputeOptimalConfig:
     seeds: int = 4
 
     def __post_init__(self):
+        fc.check_types(self)
         _ab(self.a, self.b); _sizes("Ns", self.Ns); _plateau(self.M, max(self.Ns), "N")
-        _need(0 < self.C_min < self.C_max, "C_min", f"in (0, C_max={self.C_max})", self.C_min)
-        _need(self.n_C >= 4, "n_C", ">= 4", self.n_C)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        fc.num("C_max", self.C_max, 0, 1e15, lo_open=True)
+        fc.num("C_min", self.C_min, 0, self.C_max, lo_open=True, hi_open=True, note="(< C_max)")
+        fc.integer("n_C", self.n_C, 4, 1000)
+        _seeds(self.seeds)
 
 
 def _plrf_lr(alpha, lr, B, dmax):
     """Refuse lr above the stability bound of the latent proxy spectrum j^-2α, j <= d_max (the exact bound
     of each feature draw is checked again at run time)."""
     bound = theory.plrf_lr_bound([j ** (-2 * alpha) for j in range(1, dmax + 1)], B)
+    fc.num("lr", lr, 0, 1e6, lo_open=True)
     _need(0 < lr < bound, "lr", f"in (0, {bound:.4g}) (one-pass SGD stability bound for α={alpha}, B={B}, "
           f"d={dmax}; for 2α < 1 it shrinks with d)", lr)
 
@@ -168,15 +195,18 @@ class PLRFCurvesConfig:
     seeds: int = 8
 
     def __post_init__(self):
-        _need(self.alpha > 0, "alpha", "> 0", self.alpha)
+        fc.check_types(self)
+        fc.num("alpha", self.alpha, 0, 20, lo_open=True)
+        fc.num("beta", self.beta, -20, 20)
         _need(2 * self.alpha + 2 * self.beta > 1, "beta", f"> ½ − α = {0.5 - self.alpha:g} (2α + 2β > 1)", self.beta)
         _sizes("ds", self.ds)
+        fc.integer("v", self.v, 2, MAX_M)
         _need(self.v >= 2 * max(self.ds), "v", f">= 2 x max(ds) = {2 * max(self.ds)}", self.v)
-        _need(self.B >= 1, "B", ">= 1", self.B)
+        fc.integer("B", self.B, 1, 10 ** 6)
         _plrf_lr(self.alpha, self.lr, self.B, max(self.ds))
-        _need(self.steps >= 10, "steps", ">= 10", self.steps)
-        _need(self.n_checkpoints >= 5, "n_checkpoints", ">= 5", self.n_checkpoints)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        fc.integer("steps", self.steps, 10, 10 ** 9)
+        fc.integer("n_checkpoints", self.n_checkpoints, 5, 10_000)
+        _seeds(self.seeds)
 
 
 @dataclass(frozen=True)
@@ -192,13 +222,20 @@ class PLRFPhasesConfig:
     seeds: int = 12               # the per-seed argmin is jittery: 6 seeds gave d* slopes 0.08 apart between seed sets
 
     def __post_init__(self):
-        _need(len(self.points) >= 1, "points", "a non-empty tuple of (alpha, beta)", self.points)
-        for al, be in self.points:
-            _need(al > 0 and 2 * al + 2 * be > 1, "points", "(α, β) pairs with α > 0 and 2α + 2β > 1", (al, be))
+        fc.check_types(self)
+        pts = "a non-empty tuple of (alpha, beta) pairs with 0 < α <= 20, |β| <= 20 and 2α + 2β > 1"
+        _need(isinstance(self.points, tuple) and 1 <= len(self.points) <= 100, "points", pts, self.points)
+        for pair in self.points:
+            _need(isinstance(pair, (tuple, list)) and len(pair) == 2, "points", pts, self.points)
+            fc.floats("points", pair, -20, 20, min_len=2, max_len=2, note="(each (α, β) pair)")
+            al, be = pair
+            _need(0 < al <= 20 and 2 * al + 2 * be > 1, "points", pts, self.points)
+        object.__setattr__(self, "points", tuple(tuple(p) for p in self.points))
         _sizes("ds", self.ds)
+        fc.integer("v", self.v, 2, MAX_M)
         _need(self.v >= 4 * max(self.ds), "v", f">= 4 x max(ds) = {4 * max(self.ds)}", self.v)
-        _need(self.B >= 1, "B", ">= 1", self.B)
-        _need(0 < self.lr_frac < 1, "lr_frac", "in (0, 1) (fraction of the stability bound)", self.lr_frac)
-        _need(self.steps >= 100, "steps", ">= 100", self.steps)
-        _need(self.f_decades > 0.3, "f_decades", "> 0.3", self.f_decades)
-        _need(self.seeds >= 2, "seeds", ">= 2 (bootstrap over seeds)", self.seeds)
+        fc.integer("B", self.B, 1, 10 ** 6)
+        fc.num("lr_frac", self.lr_frac, 0, 1, lo_open=True, hi_open=True, note="(fraction of the stability bound)")
+        fc.integer("steps", self.steps, 100, 10 ** 9)
+        fc.num("f_decades", self.f_decades, 0.3, 20, lo_open=True)
+        _seeds(self.seeds)
