@@ -17,6 +17,8 @@ autograd, so the backward pass's ops are seen too:
       `index.Tensor` with integer indices (a gather: static shape);
     * boolean-mask indexing `x[mask]` / `x[mask] = v` (`index.Tensor` / `index_put_` with a bool index;
       it calls `nonzero` inside the kernel, below the dispatcher);
+    * torch.linalg calls documented to synchronise a CUDA device (`cholesky`, `inv`, `solve` through their
+      `_linalg_check_errors`; `eigh`, `eig`, `svd`, `lstsq` inside the kernel); the `_ex` variants do not;
     * copies from a non-CPU device to the CPU (`_to_copy`, `copy_`, `to`): on a CPU-only machine none
       occur, the rule is there for runs on CUDA.
   The tags come from PyTorch's own op declarations (`native_functions.yaml`), so a new data-dependent
@@ -68,6 +70,12 @@ _DATA_DEPENDENT = torch.Tag.data_dependent_output
 _DYNAMIC_SHAPE = torch.Tag.dynamic_output_shape
 _INDEX_OPS = {"aten::index", "aten::index_put", "aten::index_put_", "aten::_index_put_impl",
               "aten::_index_put_impl_", "aten::_unsafe_index", "aten::_unsafe_index_put"}
+# Ops that read a result on the host inside their CUDA kernel, below the dispatcher: the torch.linalg docs note
+# "When inputs are on a CUDA device, this function synchronizes that device with the CPU" for cholesky, inv,
+# solve (their `_ex` variants do not: they return `info` instead), eigh/eigvalsh, eig/eigvals, svd/svdvals and
+# lstsq. `_linalg_check_errors` is the explicit info check of the non-`_ex` variants.
+_LINALG_SYNC = {"aten::_linalg_check_errors", "aten::_linalg_eigh", "aten::linalg_eig", "aten::_linalg_eigvals",
+                "aten::_linalg_svd", "aten::linalg_lstsq"}
 _COPY_OPS = {"aten::_to_copy", "aten::copy_", "aten::to", "aten::_copy_from", "aten::_copy_from_and_resize"}
 
 
@@ -85,6 +93,8 @@ def host_sync_reason(func, args: tuple, kwargs: Mapping[str, Any], out: Any = No
         return "data-dependent output read by the host (.item()/int()/float()/equal/allclose)"
     if isinstance(out, (bool, int, float, complex)):
         return "returns a Python value computed from tensor data (e.g. `if tensor:`)"
+    if name in _LINALG_SYNC:
+        return "torch.linalg result checked on the host (synchronises a CUDA device; use the _ex variant)"
     if name in _INDEX_OPS:
         indices = args[1] if len(args) > 1 else kwargs.get("indices", ())
         for ix in indices or ():

@@ -95,6 +95,10 @@ def test_item_allowed_when_bounded_and_stated():
     ("equal", lambda t: torch.equal(t, t)),
     ("repeat_interleave(Tensor)", lambda t: torch.repeat_interleave(torch.tensor([1, 2]))),
     ("bincount", lambda t: torch.bincount(torch.tensor([0, 1, 1]))),
+    ("linalg.cholesky", lambda t: torch.linalg.cholesky(t[:4, :4] @ t[:4, :4].T + torch.eye(4))),
+    ("linalg.solve", lambda t: torch.linalg.solve(t[:4, :4] @ t[:4, :4].T + torch.eye(4), t[:4, :1])),
+    ("linalg.eigh", lambda t: torch.linalg.eigh(t[:4, :4] @ t[:4, :4].T)),
+    ("linalg.svd", lambda t: torch.linalg.svd(t)),
 ])
 def test_host_syncs_are_flagged(name, fn):
     res = audit(fn, torch.randn(4, 5))
@@ -108,6 +112,8 @@ def test_host_syncs_are_flagged(name, fn):
     ("nonzero_static", lambda t: torch.nonzero_static(t > 0, size=20)),
     ("repeat_interleave with output_size", lambda t: torch.repeat_interleave(torch.tensor([1, 2]), output_size=3)),
     ("cpu -> cpu copy", lambda t: t.to("cpu", copy=True)),
+    ("linalg.cholesky_ex", lambda t: torch.linalg.cholesky_ex(t[:4, :4] @ t[:4, :4].T + torch.eye(4))),
+    ("linalg.qr", lambda t: torch.linalg.qr(t)),
 ])
 def test_static_ops_are_not_flagged(name, fn):
     res = audit(fn, torch.randn(4, 5))
