@@ -230,19 +230,22 @@ def plrf_sgd(W, D, b, seeds, lr, B: int, checkpoints: Sequence[int], *, chunk: i
 
 def plrf_volterra_inputs(W, D, b, ds: Sequence[int]):
     """Per instance: eigenvalues λ_j of K = WᵀDW, ρ_j = (u_jᵀθ*)², P_∞ = ½(bᵀDb − cᵀK⁻¹c), c = WᵀDb.
-    Zero-padded to [E, d_max] (padded λ = ρ = 0 contribute nothing). One eigh per instance, once."""
+    Zero-padded to [E, d_max] (padded λ = ρ = 0 contribute nothing). One batched eigh per distinct size d
+    (the sizes are the plan's, known on the host): no loop over instances."""
     E, v, dmax = W.shape
     lam = torch.zeros(E, dmax, dtype=W.dtype, device=W.device)
     rho = torch.zeros_like(lam)
     pinf = torch.zeros(E, dtype=W.dtype, device=W.device)
-    for e, d in enumerate(ds):
-        We = W[e, :, :d]
-        K = We.T @ (We * D[:, None])
-        c = We.T @ (D * b)
+    bDb = (b * b * D).sum()
+    for d in sorted(set(int(x) for x in ds)):
+        idx = torch.tensor([e for e, x in enumerate(ds) if int(x) == d], device=W.device)
+        We = W.index_select(0, idx)[:, :, :d]                                   # [E_d, v, d]
+        K = We.transpose(1, 2) @ (We * D[:, None])                              # [E_d, d, d]
+        c = We.transpose(1, 2) @ (D * b)                                        # [E_d, d]
         g, U = torch.linalg.eigh(K)
-        uc = U.T @ c
-        lam[e, :d], rho[e, :d] = g, (uc / g) ** 2
-        pinf[e] = 0.5 * ((b * b * D).sum() - (uc ** 2 / g).sum())
+        uc = (U.transpose(1, 2) @ c[..., None])[..., 0]
+        lam[idx, :d], rho[idx, :d] = g, (uc / g) ** 2
+        pinf[idx] = 0.5 * (bDb - (uc ** 2 / g).sum(-1))
     return lam, rho, pinf
 
 
