@@ -31,6 +31,7 @@ from kernels import ACTIVATIONS, bmm_epilogue, bmm_epilogue_reference
 
 pytestmark = pytest.mark.gpu
 
+DEVICE = "cuda"   # the gpu tests run on CUDA; a CPU dry run of this file's logic may set it to "cpu"
 TOL = {"fp64": 1e-12, "fp32": 2e-5, "fp32-tf32": 5e-3}
 SHAPES = [  # (E, M, K, N)
     (1, 1, 1, 1), (1, 300, 200, 100), (3, 7, 65, 63), (3, 65, 7, 129), (3, 63, 129, 7),
@@ -79,12 +80,12 @@ def tf32_mode():
 
 def check(E, M, K, N, mode, activation, with_bias, set_mode, seed=0):
     dtype = set_mode(mode)
-    g = torch.Generator(device="cuda").manual_seed(seed)
-    a = torch.randn(E, M, K, generator=g, device="cuda", dtype=dtype, requires_grad=True)
-    b = torch.randn(E, K, N, generator=g, device="cuda", dtype=dtype, requires_grad=True)
-    bias = torch.randn(E, N, generator=g, device="cuda", dtype=dtype, requires_grad=True) if with_bias else None
+    g = torch.Generator(device=DEVICE).manual_seed(seed)
+    a = torch.randn(E, M, K, generator=g, device=DEVICE, dtype=dtype, requires_grad=True)
+    b = torch.randn(E, K, N, generator=g, device=DEVICE, dtype=dtype, requires_grad=True)
+    bias = torch.randn(E, N, generator=g, device=DEVICE, dtype=dtype, requires_grad=True) if with_bias else None
     ins = [t for t in (a, b, bias) if t is not None]
-    gout = torch.randn(E, M, N, generator=g, device="cuda", dtype=dtype)
+    gout = torch.randn(E, M, N, generator=g, device=DEVICE, dtype=dtype)
     out = bmm_epilogue(a, b, bias, activation, backend="triton")
     grads = torch.autograd.grad(out, ins, gout)
     ins64 = [t.detach().double().requires_grad_() for t in ins]
@@ -121,9 +122,9 @@ def test_compiled_kernel_matches_reference_activations(compiled_triton, tf32_mod
 def test_compiled_kernel_transposed_views_and_out_dtype(compiled_triton, tf32_mode):
     """Non-contiguous inputs (transposed views: the backward's own layout) and a narrower output dtype."""
     tf32_mode("fp32")
-    g = torch.Generator(device="cuda").manual_seed(3)
-    a = torch.randn(2, 40, 33, generator=g, device="cuda").transpose(1, 2)      # [2, 33, 40], stride-1 on M
-    b = torch.randn(2, 17, 40, generator=g, device="cuda").transpose(1, 2)      # [2, 40, 17]
+    g = torch.Generator(device=DEVICE).manual_seed(3)
+    a = torch.randn(2, 40, 33, generator=g, device=DEVICE).transpose(1, 2)      # [2, 33, 40], stride-1 on M
+    b = torch.randn(2, 17, 40, generator=g, device=DEVICE).transpose(1, 2)      # [2, 40, 17]
     out = bmm_epilogue(a, b, None, "silu", out_dtype=torch.float16, backend="triton")
     ref = bmm_epilogue_reference(a.double(), b.double(), None, "silu")
     assert out.dtype == torch.float16 and rel_rms(out, ref) <= 1e-3   # fp16 rounding: 2^-11 relative
@@ -132,7 +133,7 @@ def test_compiled_kernel_transposed_views_and_out_dtype(compiled_triton, tf32_mo
 def test_tolerance_can_fail(compiled_triton, tf32_mode):
     """Negative control: the same comparison flags a wrong activation (the kernel's relu vs a silu reference)."""
     tf32_mode("fp32-tf32")
-    g = torch.Generator(device="cuda").manual_seed(4)
-    a, b = torch.randn(3, 65, 33, generator=g, device="cuda"), torch.randn(3, 33, 31, generator=g, device="cuda")
+    g = torch.Generator(device=DEVICE).manual_seed(4)
+    a, b = torch.randn(3, 65, 33, generator=g, device=DEVICE), torch.randn(3, 33, 31, generator=g, device=DEVICE)
     out = bmm_epilogue(a, b, None, "relu", backend="triton")
     assert rel_rms(out, bmm_epilogue_reference(a.double(), b.double(), None, "silu")) > 10 * TOL["fp32-tf32"]
