@@ -1,31 +1,49 @@
-"""`toyscale` command line: list | run | report | reproduce. Every command is a thin layer over the
+"""`toyscale` command line: list | run | report | reproduce | bench. Every command is a thin layer over the
 Python API (`run_experiment`, `report_run_dir`, `write_index`).
 
-User errors (unknown experiment, unknown `--set` key, out-of-range value, unusable device, a run dir
-that already holds results without `--resume`) print one line `toyscale: error: ...` and exit 2,
-before any work. A failing verdict is not an error: the table says so and the exit code is 0.
+User errors (unknown experiment, unknown `--set` key, a value of the wrong kind or out of range, an unusable
+device, --out or store, a run dir that holds results without `--resume`, or another sweep) print ONE line
+`toyscale: error: ...` naming the parameter and exit 2, before any work and before anything is written.
+A failing verdict is not an error: the table says so and the exit code is 0. Ctrl-C prints how many points
+are stored and the exact `--resume` command, exit 130.
+
+Latency: argparse, `list`, unknown names/keys and kind errors are answered from the static index
+(`index.py`, no torch import, ~0.1 s); range checks then run the config's own `__post_init__` after the
+family is imported (torch), still before any work.
 """
 from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
+import os
+import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .registry import SCALES, ConfigError, get_experiment, list_experiments
+from .fieldcheck import ConfigError, check_value
+
+SCALES = ("smoke", "default", "paper")
+MAX_SEEDS = 100_000         # no experiment allows more (each config bounds its own seeds further)
 
 
 class UserError(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line (UserError), not a usage block + SystemExit."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
 def _coerce(key: str, text: str, current: Any) -> Any:
     """Parse `text` for field `key`, matching the type of its current value."""
     try:
         val = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         val = text
     if isinstance(current, bool):
         if isinstance(val, bool):
@@ -39,12 +57,14 @@ def _coerce(key: str, text: str, current: Any) -> Any:
         raise UserError(f"--set {key}: expected an integer, got {text!r}")
     if isinstance(current, float):
         if isinstance(val, (int, float)) and not isinstance(val, bool):
+            if isinstance(val, int) and abs(val) > 2 ** 53:
+                raise UserError(f"--set {key}: expected a number of magnitude <= 2**53, got {text!r}")
             return float(val)
         raise UserError(f"--set {key}: expected a number, got {text!r}")
-    if isinstance(current, tuple):
+    if isinstance(current, (tuple, list)):
         if isinstance(val, (list, tuple)):
-            return tuple(val)
-        if isinstance(val, (int, float, str)):
+            return _tuplify(val)
+        if isinstance(val, (int, float, str)) and not isinstance(val, bool):
             return (val,)
         raise UserError(f"--set {key}: expected a comma-separated list, got {text!r}")
     if current is None:
@@ -54,13 +74,47 @@ def _coerce(key: str, text: str, current: Any) -> Any:
     return val
 
 
-def parse_overrides(name: str, scale: str, items: Sequence[str], seeds: int | None) -> dict[str, Any]:
-    try:
-        exp = get_experiment(name)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    fields = {f.name: f for f in dataclasses.fields(exp.config_cls)}
-    base = exp.config(scale)
+def _tuplify(v):
+    return tuple(_tuplify(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+# ---- experiment metadata: static index when fresh, else the registry ---------------------------------
+def _meta() -> dict:
+    """{name: {"description", "predictions", "fields": {field: kind}, "scales": {scale: config dict}}}."""
+    from . import index
+
+    idx = index.load()
+    if idx is not None:
+        return {k: {**v, "fields": {f: index.kind_from_json(kd) for f, kd in v["fields"].items()}}
+                for k, v in idx["experiments"].items()}
+    import dataclasses
+
+    from .fieldcheck import kind_of
+    from .registry import list_experiments
+
+    out = {}
+    for e in list_experiments():
+        fields = {f.name: kind_of(f.default if f.default is not dataclasses.MISSING else None)
+                  for f in dataclasses.fields(e.config_cls)}
+        scales = {}
+        for s in SCALES:
+            try:
+                cfg = e.config(s)
+                scales[s] = {f: getattr(cfg, f) for f in fields}
+            except Exception:
+                scales[s] = None
+        out[e.name] = {"description": e.description, "predictions": e.predictions, "fields": fields, "scales": scales}
+    return out
+
+
+def parse_overrides(name: str, scale: str, items: Sequence[str], seeds: int | None,
+                    meta: dict | None = None) -> dict[str, Any]:
+    """`--set key=value` items -> {field: value}, refusing unknown keys and values of the wrong kind (one line)."""
+    meta = _meta() if meta is None else meta
+    if name not in meta:
+        raise UserError(f"unknown experiment {name!r}; known: {', '.join(sorted(meta)) or '(none)'}")
+    fields = meta[name]["fields"]
+    base = meta[name]["scales"].get(scale) or {}
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
@@ -69,16 +123,63 @@ def parse_overrides(name: str, scale: str, items: Sequence[str], seeds: int | No
         k = k.strip()
         if k not in fields:
             raise UserError(f"--set: unknown parameter {k!r} for {name}; allowed: {', '.join(sorted(fields))}")
-        out[k] = _coerce(k, v.strip(), getattr(base, k))
+        val = _coerce(k, v.strip(), base.get(k))
+        check_value(k, val, fields[k])
+        out[k] = val
     if seeds is not None:
         out["seeds"] = seeds
     return out
 
 
+# ---- argument checks that need no import --------------------------------------------------------------
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,3})?)$")
+
+
+def _check_flags(a) -> None:
+    threads = getattr(a, "threads", None)
+    if threads is not None:
+        n = os.cpu_count() or 1
+        if not 1 <= threads <= n:
+            raise UserError(f"--threads must be in [1, {n}] (this machine's CPU count), got {threads}")
+    seeds = getattr(a, "seeds", None)
+    if seeds is not None and not 1 <= seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds must be in [1, {MAX_SEEDS}], got {seeds}")
+    dev = getattr(a, "device", None)
+    if dev is not None and not _DEVICE.match(dev):
+        raise UserError(f"--device must be auto, cpu or cuda[:N], got {dev!r}")
+    mipb = getattr(a, "max_instances_per_batch", None)
+    if mipb is not None and mipb < 1:
+        raise UserError(f"--max-instances-per-batch must be >= 1, got {mipb}")
+    gpt = getattr(a, "gpus_per_task", None)
+    if gpt is not None and not 0 < gpt <= 1024:
+        raise UserError(f"--gpus-per-task must be in (0, 1024], got {gpt}")
+    if getattr(a, "out", None) is not None:
+        check_out_dir(a.out)
+
+
+def check_out_dir(out: str) -> None:
+    """Refuse an --out that cannot be a run directory: empty, a regular file, under a file, not writable."""
+    if out == "" or not out.strip():
+        raise UserError("--out must name a directory, got ''")
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
+    q = p
+    while not q.exists():
+        if q.parent == q:
+            break
+        q = q.parent
+    if q.exists() and not q.is_dir():
+        raise UserError(f"--out {out}: {q} is a file, not a directory")
+    if q.exists() and not os.access(q, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: {q} is not writable")
+
+
+# ---- commands -------------------------------------------------------------------------------------------
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="toyscale", description="Simulate solvable scaling-law toy models and "
-                                "hold measured exponents against theory.")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = _Parser(prog="toyscale", description="Simulate solvable scaling-law toy models and "
+                "hold measured exponents against theory.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     sub.add_parser("list", help="experiments with their theory predictions")
 
     def common(sp, one: bool):
@@ -87,18 +188,23 @@ def _build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                             help="override a config field (repeatable)")
             sp.add_argument("--seeds", type=int, default=None, help="number of seeds")
+            sp.add_argument("--dry-run", action="store_true",
+                            help="validate everything and print the sweep's size; run and write nothing")
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
         sp.add_argument("--dtype", choices=("float32", "float64"), default=None)
         sp.add_argument("--backend", choices=("reference", "triton"), default=None, help="kernels backend")
         sp.add_argument("--out", default=None, help="run directory")
         sp.add_argument("--resume", action="store_true", help="continue a run dir that holds results")
+        sp.add_argument("--force-new", action="store_true",
+                        help="accept a run dir that holds another experiment or config (its points stay stored)")
         sp.add_argument("--no-progress", action="store_true")
         sp.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="where batches run: in-process (default) or as Ray tasks (docs/ray.md)")
         sp.add_argument("--ray-address", default=None, help="Ray cluster to join (default: RAY_ADDRESS or local)")
         sp.add_argument("--gpus-per-task", type=float, default=None, help="GPUs per Ray task on CUDA runs (default 1)")
         sp.add_argument("--max-instances-per-batch", type=int, default=None,
-                        help="cut batches to at most this many instances (default: fit device memory)")
+                        help="cut batches to at most this many instances (default: fit device memory). Recorded: "
+                             "a resume must use the same value")
         sp.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch (default: torch's choice). On a shared machine 1 avoids "
                              "OpenMP spin-waiting, which cost ~10x wall time in our runs")
@@ -118,10 +224,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list() -> int:
-    for exp in list_experiments():
-        print(f"{exp.name:32s} {exp.description}")
-        if exp.predictions:
-            print(f"{'':32s}   theory: {exp.predictions}")
+    for name, m in sorted(_meta().items()):
+        print(f"{name:32s} {m['description']}")
+        if m["predictions"]:
+            print(f"{'':32s}   theory: {m['predictions']}")
     return 0
 
 
@@ -136,14 +242,54 @@ def _executor(a):
     return get_executor("ray", address=a.ray_address, gpus_per_task=a.gpus_per_task)
 
 
-def _cmd_run(a) -> int:
-    from .report import format_table
-    from .runner import run_experiment
+def _set_threads(a) -> None:
+    if getattr(a, "threads", None) is not None:
+        import torch
 
-    overrides = parse_overrides(a.experiment, a.scale, a.overrides, a.seeds)
-    res = run_experiment(a.experiment, a.scale, overrides, out=a.out, device=a.device, dtype=a.dtype,
-                         resume=a.resume, progress=not a.no_progress, backend=a.backend,
-                         executor=_executor(a), max_instances_per_batch=a.max_instances_per_batch)
+        torch.set_num_threads(a.threads)
+
+
+def _resume_hint(argv: Sequence[str]) -> str:
+    args = list(argv)
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["toyscale", *args])
+
+
+def _stored_count(out_dir: Path) -> int:
+    from .store import stored_points
+
+    return stored_points(out_dir)
+
+
+def _cmd_run(a, argv) -> int:
+    meta = _meta()
+    if a.experiment not in meta:
+        raise UserError(f"unknown experiment {a.experiment!r}; known: {', '.join(sorted(meta)) or '(none)'}")
+    overrides = parse_overrides(a.experiment, a.scale, a.overrides, a.seeds, meta)
+    if a.ray_address is not None and a.executor == "local":
+        raise UserError("--ray-address and --gpus-per-task need --executor ray")
+    _set_threads(a)
+    from .runner import prepare, run_experiment
+
+    if a.dry_run:
+        prep = prepare(a.experiment, a.scale, overrides, a.device, a.dtype, a.backend)
+        n = sum(len(b) for b in prep.batches)
+        print(f"{a.experiment} ({a.scale}): {n} points in {len(prep.batches)} batches on {prep.device}, "
+              f"dtype {str(prep.dtype).replace('torch.', '')}; config valid")
+        return 0
+    out = Path(a.out) if a.out is not None else Path("runs") / f"{a.experiment}-{a.scale}"
+    try:
+        res = run_experiment(a.experiment, a.scale, overrides, out=out, device=a.device, dtype=a.dtype,
+                             resume=a.resume, progress=not a.no_progress, backend=a.backend,
+                             executor=_executor(a), max_instances_per_batch=a.max_instances_per_batch,
+                             force_new=a.force_new)
+    except KeyboardInterrupt:
+        print(f"toyscale: interrupted: {_stored_count(out)} points of {a.experiment} are stored in {out}; "
+              f"continue with: {_resume_hint(argv)}", file=sys.stderr)
+        return 130
+    from .report import format_table
+
     print(format_table(res.report["rows"]))
     for n in res.report["notes"]:
         print(f"- {n}")
@@ -152,6 +298,9 @@ def _cmd_run(a) -> int:
 
 
 def _cmd_report(a) -> int:
+    from .store import check_store_dir
+
+    check_store_dir(Path(a.dir))      # one line for a missing, empty, foreign or corrupt store (no import)
     from .report import format_table
     from .runner import report_run_dir
 
@@ -160,26 +309,46 @@ def _cmd_report(a) -> int:
     return 0
 
 
-def _cmd_reproduce(a) -> int:
+def _select(only: str | None, names: Sequence[str]) -> list[str]:
+    if only is None:
+        return list(names)
+    prefixes = [s.strip() for s in only.split(",")]
+    if not only.strip() or any(not s for s in prefixes):
+        raise UserError(f"--only must be comma-separated experiment name prefixes, got {only!r}")
+    for s in prefixes:
+        if not any(n.startswith(s) for n in names):
+            raise UserError(f"--only: {s!r} matches no experiment; known: {', '.join(names)}")
+    return [n for n in names if any(n.startswith(s) for s in prefixes)]
+
+
+def _cmd_reproduce(a, argv) -> int:
+    meta = _meta()
+    names = _select(a.only, sorted(meta))
+    _set_threads(a)
     from tqdm.auto import tqdm
 
     from .report import format_table, slug, write_index
     from .runner import prepare, run_experiment
 
-    exps = [e for e in list_experiments()
-            if a.only is None or any(e.name.startswith(s) for s in a.only.split(","))]
-    if not exps:
-        raise UserError(f"--only {a.only!r} matches no experiment")
     out = Path(a.out or f"runs/reproduce-{a.scale}")
-    for e in exps:  # validate everything before any work
-        prepare(e.name, a.scale, {}, a.device, a.dtype, a.backend)
+    for n in names:  # validate everything before any work
+        prepare(n, a.scale, {}, a.device, a.dtype, a.backend)
     executor = _executor(a)
     reports = []
-    for e in tqdm(exps, desc="reproduce", unit="exp", disable=a.no_progress):
-        res = run_experiment(e.name, a.scale, {}, out=out / slug(e.name), device=a.device, dtype=a.dtype,
-                             resume=a.resume, progress=not a.no_progress, backend=a.backend,
-                             executor=executor, max_instances_per_batch=a.max_instances_per_batch)
-        reports.append(res.report)
+    current = names[0]
+    try:
+        for n in tqdm(names, desc="reproduce", unit="exp", disable=a.no_progress):
+            current = n
+            res = run_experiment(n, a.scale, {}, out=out / slug(n), device=a.device, dtype=a.dtype,
+                                 resume=a.resume, progress=not a.no_progress, backend=a.backend,
+                                 executor=executor, max_instances_per_batch=a.max_instances_per_batch,
+                                 force_new=a.force_new)
+            reports.append(res.report)
+    except KeyboardInterrupt:
+        print(f"toyscale: interrupted in {current}: {len(reports)} of {len(names)} experiments finished, "
+              f"{_stored_count(out / slug(current))} points of {current} stored; continue with: "
+              f"{_resume_hint(argv)}", file=sys.stderr)
+        return 130
     path = write_index(out, reports, a.scale)
     rows = [{**r, "experiment": rep["experiment"]} for rep in reports for r in rep["rows"]]
     print(format_table(rows, experiment_column=True))
@@ -188,32 +357,32 @@ def _cmd_reproduce(a) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        if threads < 1:
-            print(f"toyscale: error: --threads must be >= 1, got {threads}", file=sys.stderr)
-            return 2
-        import torch
-
-        torch.set_num_threads(threads)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = _build_parser().parse_args(argv)
+        _check_flags(args)
         if args.cmd == "list":
             return _cmd_list()
         if args.cmd == "run":
-            return _cmd_run(args)
+            return _cmd_run(args, argv)
         if args.cmd == "report":
             return _cmd_report(args)
         if args.cmd == "bench":
             from benchmarks.suite import main as bench_main
 
             return bench_main(["--size", args.size] + (["--only", args.only] if args.only else []))
-        return _cmd_reproduce(args)
+        return _cmd_reproduce(args, argv)
     except (UserError, ConfigError) as e:
-        # Raised only by validation (config __post_init__, device, dtype, backend, run dir), which all
-        # happens in `prepare` before any simulation starts; errors during a run keep their traceback.
-        print(f"toyscale: error: {e}", file=sys.stderr)
+        # Raised only by validation (flags, config __post_init__, device, dtype, backend, run dir, store),
+        # all before any simulation starts; errors during a run keep their traceback.
+        msg = " ".join(str(e).split())   # one line, whatever the message held
+        print(f"toyscale: error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("toyscale: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:   # --help
+        return e.code if isinstance(e.code, int) else 0
 
 
 if __name__ == "__main__":

@@ -51,20 +51,34 @@ def _fmt(v: Any, nd: int = 3) -> str:
     return str(v)
 
 
+def md_cell(v: Any) -> str:
+    """One GFM table cell: pipes escaped (`|θ-θ0|` would split the cell), newlines flattened."""
+    return " ".join(str(v).split()).replace("\\|", "|").replace("|", "\\|")
+
+
+def md_row(cells: Sequence[Any]) -> str:
+    return "| " + " | ".join(md_cell(c) for c in cells) + " |"
+
+
+def md_table(head: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """GFM table lines: header, delimiter, rows (every cell escaped by `md_cell`)."""
+    return [md_row(head), "|" + "---|" * len(head)] + [md_row(r) for r in rows]
+
+
 def format_table(rows: Sequence[dict], experiment_column: bool = False) -> str:
     """Markdown table: quantity | axis | measured [95% CI] | theory | window slope | |diff| | tol | verdict."""
     head = (["experiment"] if experiment_column else []) + [
         "quantity", "axis", "measured exponent [95% CI]", "theory exponent", "theory slope (window)",
         "|difference|", "tolerance", "verdict", "fit window", "points"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for r in rows:
         cells = ([r.get("experiment", "")] if experiment_column else []) + [
             r["quantity"], r["axis"], f"{_fmt(r['measured_exponent'])} {_fmt(r['ci95'])}",
             _fmt(r["theory_exponent"]), _fmt(r.get("theory_window_slope")), _fmt(r["abs_error"]),
             _fmt(r["tolerance"]), _fmt(bool(r["pass"])) if r["theory_exponent"] is not None else "measured",
             f"[{r['fit_window'][0]:.4g}, {r['fit_window'][1]:.4g}]", str(r["n_points"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return "\n".join(md_table(head, body))
 
 
 def _slug(s: str) -> str:
@@ -162,8 +176,7 @@ def render_markdown(rep: dict) -> str:
     for name, table in (rep.get("tables") or {}).items():
         if table:
             cols = list(table[0])
-            lines += ["", f"### {name}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            lines += ["| " + " | ".join(_fmt(t.get(c)) for c in cols) + " |" for t in table]
+            lines += ["", f"### {name}", ""] + md_table(cols, [[_fmt(t.get(c)) for c in cols] for t in table])
     lines += ["", f"Device: {rep['device']}; dtype {rep['dtype']}; backend {rep['backend']}; "
               f"torch {rep['versions'].get('torch')}; git {rep['versions'].get('git_sha')}; {rep['timestamp']}.",
               "Timings: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in rep["timings"].items()), "",

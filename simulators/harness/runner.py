@@ -50,8 +50,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise ValueError(f"device must be auto, cpu or cuda[:N], got {device!r}") from None
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    if dev.type == "cpu" and dev.index not in (None, 0):
+        raise ValueError(f"device must be auto, cpu or cuda[:N] (cpu takes no index), got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but no CUDA device is available here; allowed: auto, cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                         f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})")
+    if dev.type == "cpu":
+        return torch.device("cpu")
     return dev
 
 
@@ -109,7 +116,7 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
                    out: str | Path | None = None, device: str | torch.device | None = "auto",
                    dtype: str | torch.dtype | None = None, resume: bool = False, progress: bool = False,
                    backend: str | None = None, report: bool = True, executor=None,
-                   max_instances_per_batch: int | None = None) -> ExperimentResult:
+                   max_instances_per_batch: int | None = None, force_new: bool = False) -> ExperimentResult:
     """Run (or resume) an experiment, analyse it and write its report.
 
     Args:
@@ -125,6 +132,11 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
         executor: "local" (default, in-process) or an executor instance / registered name (see executors.py).
         max_instances_per_batch: cut planned batches into chunks of at most this many points (None: on
             CUDA, the memory cap from the experiment's `instance_bytes` hook if it has one; else unchanged).
+            Recorded with the run (with the torch thread count): float reductions over a batch can depend on
+            its composition (issue 15.13: up to 3e-8 relative in float32), so a resume with another value
+            is refused rather than mixing numerics.
+        force_new: accept a run dir that holds another experiment or another config (refused otherwise,
+            naming what it holds); the stored points stay, `report` then covers each experiment's latest config.
     Returns:
         ExperimentResult with the report dict (report.json schema), analysis, records, counts.
     """
@@ -133,16 +145,29 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
         raise ConfigError(f"executor must be one of {', '.join(sorted(EXECUTORS))}, got {executor!r}")
     executor = get_executor(executor)  # before any work: e.g. "ray" without ray installed is a ConfigError
     split_batches([], max_instances_per_batch)  # validates the value
+    numerics = {"max_instances_per_batch": max_instances_per_batch, "threads": torch.get_num_threads()}
     if max_instances_per_batch is None:
         max_instances_per_batch = memory_cap(prep.exp, prep.cfg, prep.device)
+    check_memory(prep, max_instances_per_batch)
     out_dir = Path(out) if out is not None else Path("runs") / f"{name}-{scale}"
-    with ResultStore(out_dir) as store:
+    if str(out_dir).strip() == "":
+        raise ConfigError("out must name a directory, got ''")
+    with RunDirLock(out_dir), ResultStore(out_dir) as store:
         all_keys = [k for b in prep.batches for k, _ in b]
         have = store.existing_keys(all_keys)
         _refuse_other_rng(store, name, out_dir)
+        if not force_new:
+            _refuse_other_sweep(store, name, prep.cfg, out_dir)
         if have and not resume:
             raise ConfigError(f"{out_dir} already holds {len(have)} finished points of {name}; "
                              "pass --resume (resume=True) to continue, or choose another --out")
+        before = store.get_meta(f"numerics:{name}")
+        if have and before is not None and before != numerics:
+            raise ConfigError(f"{out_dir}: its points of {name} were computed with --max-instances-per-batch "
+                              f"{before['max_instances_per_batch']} and {before['threads']} thread(s); resume with "
+                              f"the same (asked: {numerics['max_instances_per_batch']}, {numerics['threads']} "
+                              "thread(s)): batch composition and threads can change float results")
+        store.set_meta(f"numerics:{name}", numerics)
         store.set_run(name, scale, dict(overrides or {}), prep.cfg, prep.dtype, prep.device)
         computed, sim_s, failures = _run_pending(prep, store, have, progress, executor, max_instances_per_batch)
         records = store.records(all_keys)
@@ -163,6 +188,103 @@ def _refuse_other_rng(store: ResultStore, name: str, out_dir: Path) -> None:
         old = ", ".join(sorted(str(v) if v else "none recorded (pre-Philox streams)" for v in other))
         raise ConfigError(f"{out_dir} holds points of {name} drawn with other random streams (rng: {old}); this "
                           f"toyscale draws with {RNG_VERSION} and does not mix them: run into a new --out")
+
+
+def _refuse_other_sweep(store: ResultStore, name: str, cfg: Any, out_dir: Path) -> None:
+    """A run dir holds one sweep: another experiment, or this one with another config, is refused (naming
+    what the directory holds) unless force_new; otherwise the first sweep's points would be orphaned."""
+    from .store import canonical
+
+    for run in store.runs():
+        if run["experiment"] != name:
+            raise ConfigError(f"{out_dir} holds a run of {run['experiment']} ({run['scale']} scale), not {name}; "
+                              "choose another --out, or pass --force-new to add this sweep beside it")
+        if canonical(run["config"]) != canonical(cfg):
+            diff = sorted(k for k in set(run["config"]) | set(_plain_cfg(cfg))
+                          if canonical(run["config"].get(k)) != canonical(_plain_cfg(cfg).get(k)))
+            raise ConfigError(f"{out_dir} holds a run of {name} with another config (differs in: "
+                              f"{', '.join(diff)}); choose another --out, or pass --force-new")
+
+
+def _plain_cfg(cfg: Any) -> dict:
+    from .store import _plain
+
+    return _plain(cfg)
+
+
+class RunDirLock:
+    """Exclusive lock on a run directory (`fcntl.flock` on DIR/.toyscale.lock, holding the owner's pid), so two
+    processes never compute into one store; the second is refused with one line naming the holder's pid.
+    Released when the process exits, even on SIGKILL."""
+
+    NAME = ".toyscale.lock"
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self.fd: int | None = None
+
+    def __enter__(self):
+        import fcntl
+        import os
+
+        from .store import check_store_file
+
+        check_store_file(self.dir / "results.sqlite")   # refuse an unreadable store before creating anything
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.dir / self.NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ConfigError(f"{self.dir}: cannot be used as a run directory ({e.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigError(f"{self.dir} is in use by another toyscale process (pid {holder}); wait for it to "
+                              "finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        if self.fd is not None:
+            os.close(self.fd)   # closing drops the flock
+            self.fd = None
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes a run may use on `device`: free CUDA memory, or MemAvailable from /proc/meminfo on CPU (None if unknown)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(prep: "_Prepared", max_instances: int | None) -> None:
+    """Refuse, before any work, a sweep whose largest batch would not fit: instance_bytes(cfg) × its instances
+    against MEMORY_FRACTION of the available memory (experiments without the hook bound sizes in validation)."""
+    if prep.exp.instance_bytes is None or not prep.batches:
+        return
+    per = int(prep.exp.instance_bytes(prep.cfg))
+    biggest = max(len(b) for b in prep.batches)
+    n = biggest if max_instances is None else min(biggest, max_instances)
+    need = per * n
+    avail = available_memory(prep.device)
+    if avail is not None and need > MEMORY_FRACTION * avail:
+        hint = ("lower the sizes or seeds" if n == 1 else
+                f"lower the sizes or seeds, or pass --max-instances-per-batch {max(1, int(MEMORY_FRACTION * avail) // max(per, 1))}")
+        raise ConfigError(f"{prep.exp.name}: estimated peak memory {need / 2**30:.3g} GiB ({n} instance(s) x "
+                          f"{per / 2**30:.3g} GiB) exceeds {MEMORY_FRACTION:.0%} of the {avail / 2**30:.3g} GiB "
+                          f"available on {prep.device}; {hint}")
 
 
 def split_batches(batches: list[list[tuple[str, dict]]], max_instances: int | None) -> list[list[tuple[str, dict]]]:
@@ -220,25 +342,32 @@ def _run_pending(prep: _Prepared, store: ResultStore, have: set[str], progress: 
 
 
 def _finish(prep: _Prepared, name: str, scale: str, records: list[Record], out_dir: Path, write: bool,
-            timings: dict) -> ExperimentResult:
+            timings: dict, stored_env: bool = False) -> ExperimentResult:
     t0 = time.perf_counter()
     analysis = prep.exp.analyze(prep.cfg, records)
     timings = {**timings, "analyze_s": time.perf_counter() - t0,
                "stored_simulate_s": sum(r.wall_s for r in records)}
-    rep = build_report(prep.exp, scale, prep.cfg, analysis, prep.dtype, prep.backend,
-                       environment(prep.device), timings)
+    env = environment(prep.device)
+    if stored_env and records:   # `report`: the device and backend the points were computed on, not this process's
+        env = {**env, "device": "; ".join(sorted({r.device for r in records}))}
+        backend = "; ".join(sorted({r.backend for r in records}))
+    else:
+        backend = prep.backend
+    rep = build_report(prep.exp, scale, prep.cfg, analysis, prep.dtype, backend, env, timings)
     figures = write_report(out_dir, rep, prep.exp, prep.cfg, records, analysis) if write else []
     return ExperimentResult(name, scale, prep.cfg, rep, analysis, records, out_dir, figures=figures)
 
 
 def report_run_dir(run_dir: str | Path, device: str = "auto") -> list[ExperimentResult]:
     """Re-fit and re-render every experiment stored in `run_dir` (no simulation)."""
+    from .store import check_store_dir
+
     run_dir = Path(run_dir)
-    db = run_dir / "results.sqlite"
-    if not db.exists():
-        raise ConfigError(f"{run_dir} holds no results.sqlite; expected a directory written by `toyscale run`")
+    check_store_dir(run_dir)
     results = []
-    with ResultStore(run_dir) as store:
+    with ResultStore(run_dir, readonly=True) as store:
+        if not store.runs():
+            raise ConfigError(f"{run_dir / 'results.sqlite'} holds no run; nothing to report")
         for run in store.runs():
             overrides = {k: _tuplify(v) for k, v in run["overrides"].items()}
             prep = prepare(run["experiment"], run["scale"], overrides, device, run["dtype"].replace("torch.", ""))
@@ -252,7 +381,8 @@ def report_run_dir(run_dir: str | Path, device: str = "auto") -> list[Experiment
                 raise ConfigError(f"{run_dir}: {len(keys) - len(records)} of {len(keys)} points of "
                                  f"{run['experiment']} are missing; finish them with `toyscale run ... --resume`")
             results.append(_finish(prep, run["experiment"], run["scale"], records, run_dir, True,
-                                   timings={"simulate_s": 0.0, "points_computed": 0, "points_reused": len(records)}))
+                                   timings={"simulate_s": 0.0, "points_computed": 0, "points_reused": len(records)},
+                                   stored_env=True))
     return results
 
 

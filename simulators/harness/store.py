@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS points (
     wall_s REAL NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     experiment TEXT PRIMARY KEY,
     scale TEXT NOT NULL,
@@ -76,18 +80,100 @@ def point_key(experiment: str, config: Any, point: Mapping, dtype: torch.dtype, 
     return hashlib.sha1(canonical(parts).encode()).hexdigest()
 
 
-class ResultStore:
-    """SQLite-backed store. Use as a context manager or call `close()`."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_TABLES = {"points", "runs"}
 
-    def __init__(self, run_dir: str | Path):
+
+def _store_error(path: Path, what: str) -> "ConfigError":
+    from .fieldcheck import ConfigError
+
+    return ConfigError(f"{path}: {what}; it is left untouched (point --out at another directory)")
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse (ConfigError, one line naming the path) a results.sqlite that is a directory, empty, not SQLite,
+    another tool's SQLite file, or corrupt, without writing to it. A missing file passes (a new store)."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise _store_error(path, "is not a regular file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise _store_error(path, f"cannot be read ({e.strerror})") from None
+    if len(head) == 0:
+        raise _store_error(path, "is empty (0 bytes), not a toyscale results store")
+    if head != SQLITE_MAGIC:
+        raise _store_error(path, "is not an SQLite database")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            tables = {t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not _TABLES <= tables:
+                raise _store_error(path, f"is an SQLite database without toyscale's tables (it has: "
+                                         f"{', '.join(sorted(tables)) or 'none'})")
+            conn.execute("SELECT key, point, metrics, versions FROM points LIMIT 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise _store_error(path, f"is corrupt or unreadable ({e})") from None
+
+
+def check_store_dir(run_dir: Path) -> None:
+    """What `toyscale report DIR` needs: an existing directory holding a readable toyscale store."""
+    from .fieldcheck import ConfigError
+
+    if not run_dir.exists():
+        raise ConfigError(f"{run_dir} holds no results.sqlite (no such directory); expected a directory written "
+                          "by `toyscale run`")
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is not a directory; expected a directory written by `toyscale run`")
+    if not (run_dir / DB_NAME).exists():
+        raise ConfigError(f"{run_dir} holds no results.sqlite; expected a directory written by `toyscale run`")
+    check_store_file(run_dir / DB_NAME)
+
+
+def stored_points(run_dir: str | Path) -> int:
+    """Points stored in `run_dir` (0 if none or unreadable); read-only."""
+    path = Path(run_dir) / DB_NAME
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+class ResultStore:
+    """SQLite-backed store. Use as a context manager or call `close()`.
+
+    An existing file is checked first (`check_store_file`) and never modified when it is not a readable
+    toyscale store. `readonly=True` opens it without creating or changing anything (`report`)."""
+
+    def __init__(self, run_dir: str | Path, readonly: bool = False):
         self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / DB_NAME
-        self.conn = sqlite3.connect(self.path, timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(_SCHEMA)
-        self.conn.commit()
+        check_store_file(self.path)
+        if readonly:
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            return
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _store_error(self.dir, f"cannot be created ({e.strerror})") from None
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.executescript(_SCHEMA)
+            self.conn.commit()
+        except sqlite3.Error as e:
+            raise _store_error(self.path, f"cannot be opened for writing ({e})") from None
 
     def __enter__(self):
         return self
@@ -107,8 +193,21 @@ class ResultStore:
 
     def runs(self) -> list[dict]:
         cur = self.conn.execute("SELECT experiment, scale, overrides, config, dtype, device FROM runs ORDER BY updated")
-        return [{"experiment": e, "scale": s, "overrides": json.loads(o), "config": json.loads(c),
-                 "dtype": d, "device": dev} for e, s, o, c, d, dev in cur.fetchall()]
+        return [{"experiment": e, "scale": s, "overrides": _loads(self.path, o, "run overrides"),
+                 "config": _loads(self.path, c, "run config"), "dtype": d, "device": dev}
+                for e, s, o, c, d, dev in cur.fetchall()]
+
+    # -- meta: what the stored numbers depend on beyond the key (batch splitting, threads) -----------
+    def get_meta(self, key: str) -> Any:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:   # a store written before the meta table existed
+            return None
+        return None if row is None else _loads(self.path, row[0], f"meta {key}")
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, canonical(value)))
 
     # -- points -------------------------------------------------------------------------------
     def existing_keys(self, keys: Iterable[str]) -> set[str]:
@@ -137,7 +236,7 @@ class ResultStore:
         """The `rng` versions recorded by the stored points of `experiment` (None: written before rng was
         recorded, i.e. with the former per-instance CPU generators)."""
         cur = self.conn.execute("SELECT DISTINCT versions FROM points WHERE experiment = ?", (experiment,))
-        return {json.loads(v).get("rng") for (v,) in cur.fetchall()}
+        return {_loads(self.path, v, "versions").get("rng") for (v,) in cur.fetchall()}
 
     def records(self, keys: Iterable[str]) -> list[Record]:
         """Records for `keys`, in the order given (missing keys are skipped)."""
@@ -147,10 +246,19 @@ class ResultStore:
             chunk = keys[i:i + 500]
             q = f"SELECT key, point, metrics, device, backend, wall_s FROM points WHERE key IN ({','.join('?' * len(chunk))})"
             for k, p, m, dev, be, w in self.conn.execute(q, chunk):
-                rows[k] = Record(key=k, point=json.loads(p), metrics=json.loads(m), device=dev, backend=be, wall_s=w)
+                rows[k] = Record(key=k, point=_loads(self.path, p, f"point {k}"),
+                                 metrics=_loads(self.path, m, f"metrics of point {k}"), device=dev, backend=be, wall_s=w)
         return [rows[k] for k in keys if k in rows]
 
     def count(self, experiment: str | None = None) -> int:
         if experiment is None:
             return self.conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
         return self.conn.execute("SELECT COUNT(*) FROM points WHERE experiment=?", (experiment,)).fetchone()[0]
+
+
+def _loads(path: Path, text: str, what: str) -> Any:
+    """json.loads, or one line naming the store and the value that is not JSON."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise _store_error(path, f"holds {what} that is not JSON ({str(text)[:40]!r})") from None

@@ -63,7 +63,7 @@ def test_points_are_independent_of_batch_mates(tmp_path):
 @pytest.mark.parametrize("kwargs,match", [
     (dict(name="nope"), "unknown experiment"),
     (dict(overrides={"bogus": 1}), "unknown parameter 'bogus'"),
-    (dict(overrides={"n_sizes": -3}), "n_sizes must be >= 3"),
+    (dict(overrides={"n_sizes": -3}), r"n_sizes must be an integer in \[3, 1000\]"),
     (dict(device="tpu"), "device must be"),
     (dict(dtype="float16"), "dtype must be float32 or float64"),
     (dict(scale="huge"), "scale must be one of"),
