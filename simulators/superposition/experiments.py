@@ -21,6 +21,7 @@ from ..harness.report import save_figure
 from . import theory
 from .config import SuperpositionConfig
 from .model import TrainSpec, simulate
+from .model import instance_bytes as _instance_bytes
 
 GEOMETRY_KEYS = ("frac_half", "frac_strong", "n_represented", "overlap_msq", "overlap_msq_x_m", "welch",
                  "dim_mean", "norm_mean")
@@ -57,6 +58,12 @@ def run_batch(cfg: SuperpositionConfig, points, ctx) -> list[dict]:
     with _single_cpu_thread(ctx.device):
         return simulate(points, spec, device=ctx.device, dtype=ctx.dtype, backend=ctx.backend,
                         log_points=cfg.log_points, grouping=cfg.grouping)
+
+
+def instance_bytes(cfg: SuperpositionConfig) -> int:
+    """Peak device bytes of one instance at the sweep's largest point (the widest m), float32, on the static
+    device path (`model.instance_bytes`); the runner sizes CUDA batches with it."""
+    return _instance_bytes(cfg.n, cfg.widths[-1], cfg.batch, cfg.laws, cfg.density, itemsize=4)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -324,7 +331,7 @@ STRONG = register(Experiment(
         "paper": dict(_EXP17, gammas=(-1.0,), seeds=3, laws=("power:1.2", "exp:10.24", "exp:25.6", "linear"),
                       fit_min_m=32),
     },
-    plan=plan, run_batch=run_batch, analyze=analyze_strong,
+    plan=plan, run_batch=run_batch, analyze=analyze_strong, instance_bytes=instance_bytes,
     predictions="α_m = 1 (Welch-bound interference); steep power laws max(1, 2(a−1))",
 ))
 
@@ -340,7 +347,7 @@ WEAK = register(Experiment(
         "paper": dict(_EXP10, gammas=tuple(g for g in PAPER_EXP10_GAMMAS if g > 0), seeds=3,
                       laws=("power:1.25", "power:1.5", "power:2")),
     },
-    plan=plan, run_batch=run_batch, analyze=analyze_weak,
+    plan=plan, run_batch=run_batch, analyze=analyze_weak, instance_bytes=instance_bytes,
     predictions="finite-n slope of Σ_{i>m} Var x_i (→ a − 1 as n → ∞)",
 ))
 
@@ -355,7 +362,7 @@ PHASE = register(Experiment(
                         tolerance=0.2, log_points=0),
         "paper": dict(_EXP10, gammas=PAPER_EXP10_GAMMAS, seeds=3, laws=PAPER_EXP10_LAWS, tolerance=0.2),
     },
-    plan=plan, run_batch=run_batch, analyze=analyze_phase, figures=figures_phase,
+    plan=plan, run_batch=run_batch, analyze=analyze_phase, figures=figures_phase, instance_bytes=instance_bytes,
     predictions="weak: a − 1 (finite-n curve); strong: max(1, 2(a − 1)); represented fraction m/n vs 1",
 ))
 
@@ -370,5 +377,6 @@ GEOMETRY = register(Experiment(
         "paper": dict(_EXP17, gammas=(-1.0, 0.1), seeds=3, laws=("exp:10.24",), fit_min_m=8),
     },
     plan=plan, run_batch=run_batch, analyze=analyze_geometry, figures=figures_geometry,
+    instance_bytes=instance_bytes,
     predictions="overlap² ≈ (k − m)/(m(k − 1)) ≈ 1/m (exponent 1) in the strong regime",
 ))

@@ -474,6 +474,30 @@ def simulate(instances: Sequence[dict], spec: TrainSpec, *, device=None, dtype=t
     return out
 
 
+# --------------------------------------------------------------------------- memory
+def instance_bytes(n: int, m: int, batch: int, laws: Sequence[str], density: float = 0.0, itemsize: int = 4) -> int:
+    """Peak device bytes of ONE instance of width m on the static (device) path, for the runner's batch cut.
+
+    Counts (itemsize bytes per float): W, dW, Adam m and v and the same four for b (8 n m-or-n arrays); the
+    step's activations on its row bound Bc (`SamplerPlan.rows_bound`): h [Bc, m], y [Bc, n], (r W)ᵀ [m, Bc],
+    dW's bmm output and its contiguous copy (2 n m); AdamW's temporaries (3 n m); per draw slot (C, the
+    sampler's layout): the gathered [C, m] rows (3 of them) and ~8 int64/float64 slot arrays; the sampler's
+    own per-stream work (~20 int64/float64 arrays of C, counted as if each instance had its own stream).
+    An upper bound rather than a tight figure (the terms do not all peak together); the largest law wins."""
+    rows = slots = 0
+    for law in laws:
+        p = torch.tensor(theory.frequencies(n, law, density))[None]
+        plan = make_plan(p, batch, [0], [law])
+        rows, slots = max(rows, int(plan.rows_bound.max())), max(slots, plan.slots)
+    it = int(itemsize)
+    params = (4 * n * m + 4 * n) * it
+    acts = (rows * m + rows * n + m * rows + 2 * n * m) * it
+    adam = 3 * n * m * it
+    slot = slots * (3 * m * it + 8 * 8)
+    sampler = slots * 20 * 8
+    return int(params + acts + adam + slot + sampler)
+
+
 # --------------------------------------------------------------------------- measurements
 def measure_geometry(W: torch.Tensor, mask: torch.Tensor) -> list[dict]:
     """Geometry diagnostics per instance from trained W [E, n, M] (masked columns zero).
