@@ -24,13 +24,18 @@ _ROOT = Path(__file__).resolve().parents[1]   # simulators/
 
 
 def source_files() -> list[Path]:
-    """The files the index is generated from: the registry, every family's config.py and experiments.py,
-    and simulators/*.py at the top level (synthetic.py holds its config and experiment)."""
-    files = [_ROOT / "harness" / "registry.py"]
-    files += sorted(p for p in _ROOT.glob("*.py"))
-    files += sorted(p for p in _ROOT.glob("*/config.py"))
-    files += sorted(p for p in _ROOT.glob("*/experiments.py"))
-    return files
+    """The files the index is generated from: the registry, and for every module in its FAMILY_MODULES that
+    module's file and its package's config.py (read from registry.py's text: no import)."""
+    import ast
+
+    reg = _ROOT / "harness" / "registry.py"
+    files = [reg]
+    for node in ast.walk(ast.parse(reg.read_text())):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FAMILY_MODULES" for t in node.targets):
+            for mod in ast.literal_eval(node.value):
+                f = _ROOT.parent.joinpath(*mod.split(".")).with_suffix(".py")
+                files += [f, f.with_name("config.py")]
+    return sorted({f for f in files if f.exists()})
 
 
 def source_hash() -> str:

@@ -90,6 +90,7 @@ class RayExecutor:
         self.address, self.gpus_per_task, self.cpus_per_task = address, gpus_per_task, cpus_per_task
         self.max_retries, self.exception_retries, self.max_in_flight = max_retries, exception_retries, max_in_flight
         self.init_kwargs = dict(init_kwargs or {})
+        check_reachable(address)
         self._ray = import_ray()
 
     def resources(self, ctx: RunContext) -> dict:
@@ -143,6 +144,27 @@ class RayExecutor:
         finally:
             for ref in in_flight:     # driver interrupted (or the consumer stopped): do not leave work running
                 ray.cancel(ref)
+
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse (ConfigError, one line) a `host:port` / `ray://host:port` address that does not accept a TCP
+    connection within `timeout` s; `ray.init` would otherwise retry for minutes (issue 15.8). None, "auto" and
+    "local" are left to Ray."""
+    if address is None or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"ray_address must be auto, local, host:port or ray://host:port, got {address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        why = e.strerror or type(e).__name__ if not isinstance(e, socket.timeout) else f"no answer within {timeout:g} s"
+        raise ConfigError(f"ray_address {address}: cannot connect to {host}:{port} ({why})") from None
 
 
 def _first_line(e: BaseException) -> str:

@@ -124,6 +124,12 @@ def _validate_common(c) -> None:
     _check(isinstance(c.n_checkpoints, int) and 1 <= c.n_checkpoints <= 100,
            f"n_checkpoints must be an int in [1, 100], got {c.n_checkpoints!r}")
     _check(0 < c.ticket_tol < 1, f"ticket_tol must be in (0, 1), got {c.ticket_tol!r}")
+    _check(all(abs(v) <= 1e6 for v in iv), f"interval must lie within [-1e6, 1e6], got {iv!r}")
+    work = max(w) * (c.n_train + c.n_test)
+    _check(work <= 2 * 10 ** 9, f"widths x (n_train + n_test) must be <= 2e9 per network (one pass over the grids "
+           f"holds that many activations), got {max(w)} x {c.n_train + c.n_test} = {work:.3g}")
+    _check(c.seeds * sum(w) <= 2 * 10 ** 8, f"seeds x sum(widths) must be <= 2e8 hidden units over all networks "
+           f"(~10 floats each of parameters and Adam state, held at once), got {c.seeds} x {sum(w)}")
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,10 @@ class SuperpositionConfig:
             raise ValueError(f"log_points must be in [0, 1000], got {self.log_points}")
         if not (1 <= self.seeds <= 1000):
             raise ValueError(f"seeds must be in [1, 1000], got {self.seeds}")
+        if self.n * ws[-1] > 10 ** 9:   # resource bound (issue 15.4): W alone would be > 4 GB per model
+            raise ValueError(f"widths must keep n x max(widths) <= 1e9 parameters per model, got {self.n} x {ws[-1]}")
+        if self.batch * self.n > 2 * 10 ** 9:
+            raise ValueError(f"batch must keep batch x n <= 2e9 inputs per step, got {self.batch} x {self.n}")
         if self.warmup not in WARMUP_RULES:
             raise ValueError(f"warmup must be one of {WARMUP_RULES}, got {self.warmup!r}")
         if not (0.0 < float(self.adam_eps) <= 1e-3):
