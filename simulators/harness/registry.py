@@ -48,6 +48,7 @@ FAMILY_MODULES = (
     "simulators.superposition.experiments",
     "simulators.lottery.experiments",
     "simulators.associative_memory.experiments",
+    "simulators.data_pruning.experiments",
 )
 
 
