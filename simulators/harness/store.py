@@ -90,6 +90,14 @@ def _store_error(path: Path, what: str) -> "ConfigError":
     return ConfigError(f"{path}: {what}; it is left untouched (point --out at another directory)")
 
 
+def _ro_uri(path: Path) -> str:
+    """Read-only SQLite URI that creates nothing beside the file: `immutable=1` when no -wal file exists (then
+    every committed row is in the main file), plain `mode=ro` when one does (a killed run's committed but not
+    yet checkpointed batches live there)."""
+    wal = Path(str(path) + "-wal")
+    return f"file:{path}?mode=ro" + ("" if wal.exists() else "&immutable=1")
+
+
 def check_store_file(path: Path) -> None:
     """Refuse (ConfigError, one line naming the path) a results.sqlite that is a directory, empty, not SQLite,
     another tool's SQLite file, or corrupt, without writing to it. A missing file passes (a new store)."""
@@ -107,7 +115,7 @@ def check_store_file(path: Path) -> None:
     if head != SQLITE_MAGIC:
         raise _store_error(path, "is not an SQLite database")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        conn = sqlite3.connect(_ro_uri(path), uri=True, timeout=30)
         try:
             if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("quick_check failed")
@@ -140,7 +148,7 @@ def stored_points(run_dir: str | Path) -> int:
     """Points stored in `run_dir` (0 if none or unreadable); read-only."""
     path = Path(run_dir) / DB_NAME
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        conn = sqlite3.connect(_ro_uri(path), uri=True, timeout=30)
         try:
             return conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
         finally:
@@ -160,7 +168,7 @@ class ResultStore:
         self.path = self.dir / DB_NAME
         check_store_file(self.path)
         if readonly:
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            self.conn = sqlite3.connect(_ro_uri(self.path), uri=True, timeout=30)
             return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
