@@ -53,18 +53,23 @@ def run_data(cfg: DataConfig, points, ctx):
     columns in one streamed batch; a trial's columns share its embeddings: correlated, bootstrap is over seeds)."""
     out = [None] * len(points)
     fin = [i for i, p in enumerate(points) if p["part"] == "finite"]
-    for i, pt in enumerate(points):
-        if pt["part"] == "inf":
-            p = zipf_probs(cfg.N, pt["a"])
-            n = sample_counts(pt["seed"], p, pt["T"], pt["T"], _akey(pt["a"]), 0)
-            out[i] = {"error": float(error_infinite_capacity(n, p))}
+    inf = [i for i, p in enumerate(points) if p["part"] == "inf"]
+    ps = {}
+    for T in sorted({points[i]["T"] for i in inf}):        # one call per sample size: all (seed, a) of that T
+        idx = [i for i in inf if points[i]["T"] == T]
+        P = torch.stack([ps.setdefault((cfg.N, points[i]["a"]), zipf_probs(cfg.N, points[i]["a"])) for i in idx])
+        keys = [[T, _akey(points[i]["a"]), 0] for i in idx]
+        n = sample_counts([points[i]["seed"] for i in idx], P, T, keys, device=ctx.device)
+        for i, e in zip(idx, error_infinite_capacity(n, P.to(ctx.device)).cpu()):
+            out[i] = {"error": float(e)}
     if fin:
         seeds = sorted({points[i]["seed"] for i in fin})
         cols = sorted({(points[i]["a"], points[i]["T"]) for i in fin})
-        ps = {a: zipf_probs(cfg.N_finite, a) for a, _ in cols}
-        q = torch.stack([torch.stack([memory_weights("seen", ps[a], sample_counts(s, ps[a], T, T, _akey(a), 1))
-                                      for a, T in cols]) for s in seeds])        # [R, C, N]
-        P = torch.stack([ps[a] for a, _ in cols])                                # [C, N]
+        pf = {a: zipf_probs(cfg.N_finite, a).to(ctx.device) for a, _ in cols}
+        q = torch.stack([memory_weights("seen", pf[a], sample_counts(seeds, pf[a], T, (T, _akey(a), 1),
+                                                                     device=ctx.device))
+                         for a, T in cols], 1)                                    # [R, C, N]
+        P = torch.stack([pf[a] for a, _ in cols])                                # [C, N]
         err = measure_error(q, P, seeds, cfg.d_finite, cfg.M, device=ctx.device, dtype=ctx.dtype, backend=ctx.backend)
         for i in fin:
             pt = points[i]
@@ -128,11 +133,11 @@ def run_dim(cfg: DimConfig, points, ctx):
     d = points[0]["d"]
     seeds = sorted({p["seed"] for p in points})
     cols = sorted({(p["a"], p["scheme"]) for p in points})
-    ps = {a: zipf_probs(cfg.N, a) for a, _ in cols}
-    q = torch.stack([torch.stack([
-        memory_weights(sc, ps[a], sample_counts(s, ps[a], cfg.T, cfg.T, _akey(a), 2)
-                       if parse_scheme(sc)[0] in ("seen", "freq", "threshold") else None, d=d, c=cfg.c)
-        for a, sc in cols]) for s in seeds])                                     # [R, C, N]
+    ps = {a: zipf_probs(cfg.N, a).to(ctx.device) for a, _ in cols}
+    counts = {a: sample_counts(seeds, ps[a], cfg.T, (cfg.T, _akey(a), 2), device=ctx.device)
+              for a in {a for a, sc in cols if parse_scheme(sc)[0] in ("seen", "freq", "threshold")}}   # [R, N]
+    q = torch.stack([memory_weights(sc, ps[a], counts.get(a), d=d, c=cfg.c).expand(len(seeds), -1)
+                     for a, sc in cols], 1)                                      # [R, C, N]
     P = torch.stack([ps[a] for a, _ in cols])
     err = measure_error(q, P, seeds, d, cfg.M, device=ctx.device, dtype=ctx.dtype, backend=ctx.backend)
     return [{"error": float(err[seeds.index(p["seed"]), cols.index((p["a"], p["scheme"]))])} for p in points]
@@ -282,11 +287,11 @@ def run_hopfield(cfg: HopfieldConfig, points, ctx):
     p0 = points[0]
     if p0["part"] == "classic":
         P = max(1, int(round(p0["load"] * cfg.N_classic)))
-        xi = patterns(seeds, cfg.N_classic, P, 11).to(ctx.device)
+        xi = patterns(seeds, cfg.N_classic, P, 11, device=ctx.device)
         m, sweeps = retrieval_overlap(xi, cfg.max_sweeps, backend=ctx.backend)
         return [{"overlap": float(o), "sweeps": int(t), "P": P} for o, t in zip(m, sweeps)]
     P = _dense_P(cfg, p0["k"], p0["N"], p0["f"])
-    xi = patterns(seeds, p0["N"], P, 12, p0["k"]).to(ctx.device)
+    xi = patterns(seeds, p0["N"], P, 12, p0["k"], device=ctx.device)
     err = dense_bit_error(xi, p0["k"], cfg.probes)
     return [{"bit_error": float(e), "P": P} for e in err]
 

@@ -9,25 +9,45 @@ update of bit i sets s_i = sign(Σ_μ F(a_μi + ξ^μ_i) − F(a_μi − ξ^μ_i
 `dense_bit_error` measures the one-step bit-error rate when the state is a stored pattern (every bit
 updated from that same state), the quantity whose N-scaling defines the capacity P_c ∝ N^(k−1).
 
-Patterns of trial (seed, N, P) come from the generator (seed, ROLE_DATA, 11 or 12, N, P, k): per instance.
+Patterns of trial (seed, N, P) are random signs from Philox4x32-10 (simulators/_rng.py) keyed
+(seed, ROLE_DATA, N, P, 11) (classical) or (seed, ROLE_DATA, N, P, 12, k) (dense), drawn on the run's device for
+all trials in one call (`random_signs`): per instance, independent of the batch-mates.
 """
 from __future__ import annotations
-
-from typing import Sequence
 
 import torch
 
 import kernels
-from simulators._batch import ROLE_DATA, instance_generator
+from simulators import _rng
+from simulators._batch import ROLE_DATA
+
+BITS_PER_BLOCK = 128          # one Philox4x32 block gives 4 words of 32 bits
 
 
-def patterns(seeds: Sequence[int], N: int, P: int, *keys: int) -> torch.Tensor:
-    """±1 patterns [R, P, N] (float64), trial r from the generator (seeds[r], ROLE_DATA, N, P, *keys)."""
-    out = torch.empty(len(seeds), P, N, dtype=torch.float64)
-    for r, s in enumerate(seeds):
-        g = instance_generator(s, ROLE_DATA, N, P, *keys)
-        out[r] = torch.randint(0, 2, (P, N), generator=g).to(torch.float64) * 2 - 1
-    return out
+def random_signs(seeds, role: int, n: int, keys, *, device=None, dtype=torch.float64) -> torch.Tensor:
+    """[R, n] independent fair ±1 signs of the streams (seeds[r], role, *keys), one Philox call for all trials.
+
+    Sign j is bit j mod 32 (LSB first) of word (j // 32) mod 4 of Philox block j // 128 (counter
+    (block, 0, 0, 0), key `_rng.derive_key(seed, role, keys)`, the block layout of `_rng.uniform`); bit 1 -> +1.
+    128 signs per block instead of 2 (one uniform per sign would cost 64x the Philox work)."""
+    s = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
+    s = s if device is None else s.to(device)
+    R = len(s)
+    k = torch.as_tensor(keys, dtype=torch.int64).reshape(1, -1).expand(R, -1).to(s.device)
+    k0, k1 = _rng.derive_key(s, role, k)
+    nb = -(-n // BITS_PER_BLOCK)
+    b = torch.arange(nb, dtype=torch.int64, device=s.device)[None, :]                    # [1, nb]
+    zero = torch.zeros((), dtype=torch.int64, device=s.device)
+    w = torch.stack(torch.broadcast_tensors(*_rng._philox_words(b & _rng.M32, b >> 32, zero, zero,
+                                                                   k0[:, None], k1[:, None])), -1)  # [R, nb, 4]
+    bits = (w[..., None] >> torch.arange(32, device=s.device)) & 1                     # [R, nb, 4, 32]
+    return bits.reshape(R, -1)[:, :n].to(dtype) * 2 - 1
+
+
+def patterns(seeds, N: int, P: int, *keys: int, device=None) -> torch.Tensor:
+    """±1 patterns [R, P, N] (float64): trial r's signs `random_signs(seeds[r], ROLE_DATA, P·N, (N, P, *keys))`,
+    row-major."""
+    return random_signs(seeds, ROLE_DATA, P * N, (N, P, *keys), device=device).view(-1, P, N)
 
 
 def retrieval_overlap(xi: torch.Tensor, max_sweeps: int, backend: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,19 +60,26 @@ def retrieval_overlap(xi: torch.Tensor, max_sweeps: int, backend: str | None = N
     """
     R, P, N = xi.shape
     s = xi[:, 0, :].clone()                                                     # [R, N]
-    sweeps = torch.full((R,), max_sweeps, dtype=torch.long)
-    active = torch.ones(R, dtype=torch.bool)
+    sweeps = torch.full((R,), max_sweeps, dtype=torch.long, device=xi.device)
     for t in range(max_sweeps):
-        m = kernels.bmm_epilogue(xi, s[:, :, None], backend=backend)           # [R, P, 1]  Ξ s
-        h = kernels.bmm_epilogue(xi.transpose(1, 2), m, backend=backend)[..., 0] / N - (P / N) * s  # [R, N]
-        new = torch.where(h == 0, s, torch.sign(h))
-        changed = (new != s).any(1).cpu()
-        sweeps[active & ~changed] = torch.minimum(sweeps[active & ~changed], torch.tensor(t))
-        active &= changed
-        s = new
-        if not active.any():
-            break
-    return (xi[:, 0, :] * s).mean(1).cpu(), sweeps
+        s, sweeps = hopfield_sweep(xi, s, sweeps, t, backend)
+        if t + 1 < max_sweeps and (t + 1) & t == 0 and not bool((sweeps == max_sweeps).any()):
+            break   # host check only after sweeps 1, 2, 4, 8, ... (<= log2(max_sweeps) + 1 syncs per call)
+    return (xi[:, 0, :] * s).mean(1).cpu(), sweeps.cpu()
+
+
+def hopfield_sweep(xi: torch.Tensor, s: torch.Tensor, sweeps: torch.Tensor, t: int, backend: str | None = None):
+    """One synchronous sweep t of every trial: the Hopfield step (no host sync, no loop over trials).
+
+    s [R, N] state; sweeps [R] the first sweep index at which a trial's state did not change (max_sweeps while
+    it still changes). A trial at a fixed point stays there, so sweeping it again changes nothing.
+    Returns (new state, updated sweeps)."""
+    R, P, N = xi.shape
+    m = kernels.bmm_epilogue(xi, s[:, :, None], backend=backend)               # [R, P, 1]  Ξ s
+    h = kernels.bmm_epilogue(xi.transpose(1, 2), m, backend=backend)[..., 0] / N - (P / N) * s  # [R, N]
+    new = torch.where(h == 0, s, torch.sign(h))
+    changed = (new != s).any(1)
+    return new, torch.where(changed, sweeps, torch.clamp(sweeps, max=t))
 
 
 def dense_bit_error(xi: torch.Tensor, k: int, probes: int) -> torch.Tensor:

@@ -10,6 +10,11 @@ with g = (softmax(z) − onehot(y))/B [E, B, M]: ∂/∂W = E_bᵀ (g U) (no LN)
 Learning rates: SGD uses lr = γ (the logit change per step, ‖e_x‖²·γ, is already d-independent);
 Adam uses lr = γ/d (its elementwise-normalised step moves a logit by ≈ γ·d·(2/π) otherwise).
 Adam with betas = (0, 0) is sign descent: ΔW = −lr·g/(|g| + eps).
+
+Randomness: embeddings as in `model.py`; the T tokens of a trial are the inverse-CDF images of the sample
+stream (seed, ROLE_DATA, 7, data_key) of `model.sample_uniforms` (Philox4x32-10, drawn on the run's device
+for all trials in one call). One training step (`dense_step`, `coef_step`) is one batched computation over
+the instances and never waits on the host.
 """
 from __future__ import annotations
 
@@ -18,20 +23,16 @@ from typing import Sequence
 import torch
 
 import kernels
-from simulators._batch import ROLE_DATA, instance_generator
 
-from .model import input_embeddings, labels, output_embeddings
+from .model import _seed_tensor, input_embeddings, inverse_cdf, labels, output_embeddings, sample_uniforms
 
 OPTIMIZERS = ("sgd", "adam")
 
 
-def sample_tokens(seed: int, p: torch.Tensor, T: int, *keys: int) -> torch.Tensor:
-    """T i.i.d. token indices from p, [T] long, from the generator (seed, ROLE_DATA, 7, *keys)."""
-    g = instance_generator(seed, ROLE_DATA, 7, *keys)
-    cdf = torch.cumsum(p.to(torch.float64), 0)
-    cdf[-1] = 1.0
-    u = torch.rand(T, generator=g, dtype=torch.float64)
-    return torch.searchsorted(cdf, u, right=True).clamp_(max=len(p) - 1)
+def sample_tokens(seeds, p: torch.Tensor, T: int, *keys: int, device=None) -> torch.Tensor:
+    """T i.i.d. token indices from p for every trial, [R, T] long on `device`: the sample streams
+    (seeds[r], ROLE_DATA, 7, *keys) of `model.sample_uniforms`, inverse-CDF."""
+    return inverse_cdf(p.to(device), sample_uniforms(seeds, 0, T, (7, *keys), device=device))
 
 
 def train_memory(seeds: Sequence[int], d: int, p: torch.Tensor, M: int, T: int, batch: int, optimizer: str,
@@ -54,39 +55,47 @@ def train_memory(seeds: Sequence[int], d: int, p: torch.Tensor, M: int, T: int, 
         raise ValueError(f"one γ per seed: got {len(seeds)} seeds and {len(gammas)} γ")
     device = torch.device(device or "cpu")
     R, N = len(seeds), len(p)
-    f = labels(N, M).to(device)
-    Emb = torch.stack([input_embeddings(s, d, N) for s in seeds]).to(device, dtype)      # [R, N, d]
-    U = torch.stack([output_embeddings(s, d, M) for s in seeds]).to(device, dtype)      # [R, M, d]
-    tokens = torch.stack([sample_tokens(s, p, T, data_key) for s in seeds]).to(device)  # [R, T]
-    lr = torch.tensor([g / (d if optimizer == "adam" else 1.0) for g in gammas], device=device, dtype=dtype)
+    sd = _seed_tensor(seeds, device)
+    f = labels(N, M, device)
+    Emb = input_embeddings(sd, d, N, dtype=dtype)                                        # [R, N, d]
+    U = output_embeddings(sd, d, M, dtype=dtype)                                         # [R, M, d]
+    tokens = sample_tokens(sd, p, T, data_key)                                          # [R, T]
+    lr = torch.tensor([g / (d if optimizer == "adam" else 1.0) for g in gammas], dtype=dtype).to(device)
     if optimizer == "sgd" and not normalize:
         W = _sgd_coefficients(Emb, U, tokens, f, lr, batch, backend)
         return _score(Emb, W, U, f, p, backend)
     W = torch.zeros(R, d, d, device=device, dtype=dtype)
     m = torch.zeros_like(W) if optimizer == "adam" else None
     v = torch.zeros_like(W) if optimizer == "adam" else None
-    rows = torch.arange(R, device=device)[:, None]
     for step in range(T // batch):
-        x = tokens[:, step * batch:(step + 1) * batch]                                  # [R, B]
-        Eb = Emb[rows, x]                                                               # [R, B, d]
-        gW = _grad(W, Eb, U, f[x], normalize, backend)                                  # [R, d, d]
-        if optimizer == "sgd":
-            W -= lr[:, None, None] * gW
-            continue
-        b1, b2 = betas
-        m.mul_(b1).add_(gW, alpha=1 - b1)
-        v.mul_(b2).addcmul_(gW, gW, value=1 - b2)
-        t = step + 1
-        denom = (v / (1 - b2 ** t)).sqrt_().add_(eps)
-        W -= lr[:, None, None] * (m / (1 - b1 ** t)) / denom
+        dense_step(W, m, v, Emb, U, f, tokens[:, step * batch:(step + 1) * batch], lr, step, optimizer=optimizer,
+                   betas=betas, eps=eps, normalize=normalize, backend=backend)
     return _score(Emb, kernels.bmm_epilogue(W, U.transpose(1, 2), backend=backend), U, f, p, backend)
+
+
+def dense_step(W, m, v, Emb, U, f, x, lr, step: int, *, optimizer: str, betas=(0.9, 0.999), eps: float = 1e-8,
+               normalize: bool = False, backend: str | None = None) -> None:
+    """One SGD/Adam step of every instance on its batch x [R, B] (token indices), in place on W (and m, v).
+
+    W, m, v [R, d, d]; Emb [R, N, d]; U [R, M, d]; f labels [N]; lr [R]; step: 0-based (Adam bias correction)."""
+    rows = torch.arange(W.shape[0], device=W.device)[:, None]
+    gW = _grad(W, Emb[rows, x], U, f[x], normalize, backend)                          # [R, d, d]
+    if optimizer == "sgd":
+        W -= lr[:, None, None] * gW
+        return
+    b1, b2 = betas
+    m.mul_(b1).add_(gW, alpha=1 - b1)
+    v.mul_(b2).addcmul_(gW, gW, value=1 - b2)
+    t = step + 1
+    denom = (v / (1 - b2 ** t)).sqrt_().add_(eps)
+    W -= lr[:, None, None] * (m / (1 - b1 ** t)) / denom
 
 
 def _score(Emb, WUt, U, f, p, backend):
     """Exact population error from W Uᵀ [R, d, M]: Σ_x p(x) 1{argmax_y (E W Uᵀ)[x, y] ≠ f*(x)} -> [R]."""
     scores = kernels.bmm_epilogue(Emb, WUt, backend=backend)                             # [R, N, M]
-    wrong = (scores.argmax(-1) != f).to(torch.float64).cpu()
-    return (wrong * p.to(torch.float64)).sum(-1)
+    wrong = (scores.argmax(-1) != f).to(torch.float64)
+    return (wrong * p.to(wrong.device, torch.float64)).sum(-1).cpu()
 
 
 def _sgd_coefficients(Emb, U, tokens, f, lr, batch, backend):
@@ -98,17 +107,21 @@ def _sgd_coefficients(Emb, U, tokens, f, lr, batch, backend):
     R, N, d = Emb.shape
     C = torch.zeros(R, N, U.shape[1], device=Emb.device, dtype=Emb.dtype)
     G = kernels.bmm_epilogue(U, U.transpose(1, 2), backend=backend)                     # [R, M, M]
-    rows = torch.arange(R, device=Emb.device)[:, None]
     WUt = torch.zeros(R, d, U.shape[1], device=Emb.device, dtype=Emb.dtype)
     for step in range(tokens.shape[1] // batch):
-        x = tokens[:, step * batch:(step + 1) * batch]                                  # [R, B]
-        logits = kernels.bmm_epilogue(Emb[rows, x], WUt, backend=backend)               # [R, B, M]
-        g = torch.softmax(logits, -1)
-        g.scatter_add_(-1, f[x][..., None], -torch.ones_like(g[..., :1]))               # softmax − onehot
-        C.scatter_add_(1, x[..., None].expand_as(g), g * (-lr[:, None, None] / batch))  # c_x -= lr/B Σ g
-        WUt = kernels.bmm_epilogue(Emb.transpose(1, 2), kernels.bmm_epilogue(C, G, backend=backend),
-                                   backend=backend)                                     # [R, d, M]
+        WUt = coef_step(C, WUt, Emb, G, f, tokens[:, step * batch:(step + 1) * batch], lr, backend)
     return WUt
+
+
+def coef_step(C, WUt, Emb, G, f, x, lr, backend=None) -> torch.Tensor:
+    """One coefficient-form SGD step of every instance on its batch x [R, B]: C [R, N, M] in place; returns the
+    new W Uᵀ = Embᵀ C G [R, d, M]."""
+    rows = torch.arange(C.shape[0], device=C.device)[:, None]
+    logits = kernels.bmm_epilogue(Emb[rows, x], WUt, backend=backend)                   # [R, B, M]
+    g = torch.softmax(logits, -1)
+    g.scatter_add_(-1, f[x][..., None], -torch.ones_like(g[..., :1]))                   # softmax − onehot
+    C.scatter_add_(1, x[..., None].expand_as(g), g * (-lr[:, None, None] / x.shape[1]))  # c_x -= lr/B Σ g
+    return kernels.bmm_epilogue(Emb.transpose(1, 2), kernels.bmm_epilogue(C, G, backend=backend), backend=backend)
 
 
 def _grad(W, Eb, U, y, normalize, backend):

@@ -11,41 +11,35 @@ Shape letters: R trials (instances; one seed each), C memory columns sharing a t
 Batched scoring (`measure_error`). Scores for all tokens are E W Uᵀ: reassociated as E (W Uᵀ) with
 W Uᵀ = Eᵀ (q ⊙ G[f*]), G = U Uᵀ [M, M], so the cost is N·d·M per column and W (d×d) never exists.
 Trials are processed in chunks whose embeddings E [R_c, N, d] fill about `chunk_bytes` (32 MiB on CPU,
-1 GiB elsewhere): each chunk's E is drawn once into a reused buffer, pass 1 accumulates W Uᵀ over token
-blocks of `BLOCK` rows, pass 2 scores all N tokens, takes the argmax and the p-weighted error. A chunk above
-`hold_bytes` (1 GiB: one trial with a huge N·d, e.g. memory.dim at paper scale) is instead drawn block by
-block for each pass, as the former scorer did above 2²⁵ elements. Block b of trial r is drawn
-from its own generator keyed by (seed_r, ROLE_EMBED, d, 0, b), so a trial's embeddings never depend on its
-batch-mates or on the chunking. Embeddings are drawn in float32 on the CPU and then cast and moved
-(float64 runs see the same numbers).
+1 GiB elsewhere): pass 1 accumulates W Uᵀ over token blocks of `BLOCK` rows, pass 2 scores all N tokens,
+takes the argmax and the p-weighted error (summed block by block). A chunk above `hold_bytes` (1 GiB: one
+trial with a huge N·d, e.g. memory.dim at paper scale) is drawn block by block for each pass instead.
 
-Why (measured at the benchmark's "full" point: 64 trials, 8 dims d ≤ 128, N = 10⁴, 2 threads, under the
-lock). Drawing the embeddings is ~55% of the per-trial loop's time (0.88 of 1.6 s), all of it serial: ~8 µs
-per block to derive its seed (numpy SeedSequence), ~2.4 µs to build a Generator, then `torch.randn` at
-~2.8 ns/number. The former scorer kept E between its passes only below 2²⁵ elements and redrew it above
-(d = 64, 128: RNG twice), and its whole-E buffers page-faulted afresh on every call (2.14 s in the issue-8
-run, 1.75 s here). Now: each chunk is drawn once and read twice while warm, into a reused buffer; the
-block seeds of a chunk are derived in one vectorised pass (`block_seeds`) and one generator is re-seeded
-per block: 1.05–1.12 s (min of 3; four benchmark runs: 1.12, 1.09, 1.05, 1.08 s). The errors are bit-identical to the former scorer's and do not depend on
-the chunking. Chunk size (min of 3): 4 MiB 1.45 s (per-block Python overhead of one-trial chunks),
-32 MiB 1.12 s, 128 MiB 1.43 s, one chunk 1.44 s (page faults: 20k, 142k, 196k per call). Drawing the
-blocks in 2 Python threads (`torch.randn` releases the GIL; alone that draws d = 128 in 0.14 s instead of
-0.26 s) made the scorer slower (1.40–1.98 s): the threads compete with torch's intra-op pool, which
-keeps spinning after each bmm. The remaining `torch.randn` time (~0.65 s) is shared with the per-trial
-loop and bounds the speed-up over it at ~2.5×.
+Randomness (simulators/_rng.py, Philox4x32-10, drawn on the run's device in one call per chunk, vectorised
+over trials). Counter-based, so no number depends on the chunking, on the batch-mates or on what was drawn
+before:
+- input embeddings of trial (seed, d): `normal(seed, ROLE_EMBED, (BLOCK, d), keys=(d, 0), counter=b)` is
+  token block b (rows b·BLOCK ..; the last block's surplus rows are dropped), times d^(−1/2);
+- output embeddings: `normal(seed, ROLE_EMBED, (M, d), keys=(d, 1))` in float64, normalised, then cast;
+- samples (`sample_uniforms`): sample i of a stream is element i mod SAMPLE_BLOCK of
+  `uniform(seed, ROLE_DATA, (SAMPLE_BLOCK,), keys, counter=i // SAMPLE_BLOCK)` (float64), so a stream can be
+  drawn in chunks of blocks with memory O(chunk) for any T.
+A float64 run sees the float64 normals, a float32 run the same normals rounded.
 """
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
-import numpy as np
 import torch
 
 import kernels
-from simulators._batch import ROLE_DATA, ROLE_EMBED, chunk_ranges, derive_seed, instance_generator
+from simulators import _rng
+from simulators._batch import ROLE_DATA, ROLE_EMBED, chunk_ranges
 
-BLOCK = 256                 # token rows per embedding block (fixed: part of the RNG key layout)
+BLOCK = 256                 # token rows per embedding block (fixed: part of the RNG layout)
+SAMPLE_BLOCK = 1 << 16      # samples per counter value of a sample stream (fixed: part of the RNG layout)
+SAMPLE_CHUNK = 1 << 22      # samples drawn at once per trial when counting (memory bound; numbers unchanged)
 CHUNK_BYTES_CPU = 32 << 20     # fp32 embedding bytes per chunk of trials on CPU (at least one trial per chunk)
 CHUNK_BYTES_OTHER = 1 << 30    # ... on other devices (fewer, larger launches)
 HOLD_BYTES = 1 << 30           # a chunk with more fp32 E than this (one huge trial) is streamed block by block
@@ -60,25 +54,64 @@ def zipf_probs(N: int, a: float, dtype=torch.float64) -> torch.Tensor:
     return (w / w.sum()).to(dtype)
 
 
-def labels(N: int, M: int) -> torch.Tensor:
+def labels(N: int, M: int, device=None) -> torch.Tensor:
     """f*(x) = x mod M for x = 1..N, as a long tensor [N]."""
-    return torch.arange(1, N + 1) % M
+    return torch.arange(1, N + 1, device=device) % M
 
 
-def sample_counts(seed: int, p: torch.Tensor, T: int, *keys: int, chunk: int = 1 << 22) -> torch.Tensor:
-    """Counts n(x) of T i.i.d. draws from p, [N] (float64), from the generator (seed, ROLE_DATA, *keys).
+def _seed_tensor(seeds, device=None) -> torch.Tensor:
+    """Seeds as a 1-D int64 tensor on `device` (None: where a tensor already is, else the CPU)."""
+    t = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
+    return t if device is None else t.to(device)
 
-    Inverse-CDF sampling in chunks of `chunk` draws (memory stays O(chunk) for any T)."""
-    g = instance_generator(seed, ROLE_DATA, *keys)
-    cdf = torch.cumsum(p.to(torch.float64), 0)
-    cdf[-1] = 1.0
-    counts = torch.zeros(len(p), dtype=torch.float64)
-    left = int(T)
-    while left > 0:
-        n = min(left, chunk)
-        idx = torch.searchsorted(cdf, torch.rand(n, generator=g, dtype=torch.float64), right=True)
-        counts += torch.bincount(idx.clamp_(max=len(p) - 1), minlength=len(p)).to(torch.float64)
-        left -= n
+
+def _key_rows(keys, R: int, device) -> torch.Tensor:
+    """Instance keys as [R, k] int64: a flat sequence of ints is shared by all R instances."""
+    k = torch.as_tensor(keys, dtype=torch.int64)
+    if k.dim() <= 1:
+        k = k.reshape(1, -1).expand(R, -1)
+    if k.shape[0] != R:
+        raise ValueError(f"keys must be shared or one row per instance (R = {R}), got shape {tuple(k.shape)}")
+    return k.to(device)
+
+
+def sample_uniforms(seeds, n0: int, n1: int, keys, *, device=None) -> torch.Tensor:
+    """Samples n0 .. n1−1 of the uniform streams (seeds[r], ROLE_DATA, *keys[r]): [R, n1 − n0] float64 on
+    `device`, one `_rng.uniform` call (the blocks n0 // SAMPLE_BLOCK .. as consecutive counters)."""
+    s = _seed_tensor(seeds, device)
+    b0, b1 = n0 // SAMPLE_BLOCK, -(-n1 // SAMPLE_BLOCK)
+    k = _key_rows(keys, len(s), s.device)
+    if b1 - b0 == 1:   # prefix property: a shorter draw is the prefix of the block
+        u = _rng.uniform(s, ROLE_DATA, (n1 - b0 * SAMPLE_BLOCK,), keys=k, counter=b0, dtype=torch.float64)
+    else:
+        u = _rng.uniform(s, ROLE_DATA, (SAMPLE_BLOCK,), keys=k, counter=b0, steps=b1 - b0,
+                         dtype=torch.float64).reshape(len(s), -1)
+    return u[:, n0 - b0 * SAMPLE_BLOCK: n1 - b0 * SAMPLE_BLOCK]
+
+
+def inverse_cdf(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Token indices of uniforms u [R, n] under p ([N] or [R, N]): the smallest x with CDF(x) > u, [R, n] long."""
+    cdf = torch.cumsum(p.to(torch.float64), -1)
+    cdf[..., -1] = 1.0
+    cdf = cdf.expand(u.shape[0], -1).contiguous()
+    return torch.searchsorted(cdf, u.contiguous(), right=True).clamp_(max=cdf.shape[-1] - 1)
+
+
+def sample_counts(seeds, p: torch.Tensor, T: int, keys, *, device=None, chunk: int = SAMPLE_CHUNK) -> torch.Tensor:
+    """Counts n(x) of T i.i.d. draws from p for every trial: [R, N] float64 on `device`.
+
+    Args:
+        seeds: R trial seeds; p: token probabilities [N] or [R, N] (one row per trial);
+        T: samples; keys: the stream's keys (a flat sequence shared by all trials, or [R, k] rows).
+        chunk: samples per trial drawn at once (memory O(R·chunk); the counts do not depend on it).
+    Inverse-CDF sampling of the streams of `sample_uniforms`; counts by scatter-add (static shapes)."""
+    R, N = len(seeds), p.shape[-1]
+    p = p.to(device)
+    counts = torch.zeros(R, N, dtype=torch.float64, device=device)
+    chunk = max(SAMPLE_BLOCK, chunk // SAMPLE_BLOCK * SAMPLE_BLOCK)
+    for n0 in range(0, int(T), chunk):
+        x = inverse_cdf(p, sample_uniforms(seeds, n0, min(int(T), n0 + chunk), keys, device=device))
+        counts.scatter_add_(1, x, torch.ones(x.shape, dtype=torch.float64, device=device))
     return counts
 
 
@@ -138,26 +171,30 @@ def error_infinite_capacity(counts: torch.Tensor, p: torch.Tensor) -> torch.Tens
 
 
 # --------------------------------------------------------------------------- embeddings
-def embedding_block(seed: int, d: int, b: int, N: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Rows [b·BLOCK, min(N, (b+1)·BLOCK)) of trial `seed`'s input embeddings, N(0, I_d/d), float32 CPU.
-    `out`: a contiguous float32 CPU [n, d] tensor to draw into (same numbers, no allocation)."""
+def input_embeddings(seeds, d: int, N: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """All N input embeddings of the trials `seeds`, [R, N, d] (N(0, I_d/d)), in one `_rng.normal` call:
+    the token blocks 0 .. ⌈N/BLOCK⌉−1 as consecutive counters (module docstring)."""
+    s = _seed_tensor(seeds, device)
+    nb = -(-N // BLOCK)
+    z = _rng.normal(s, ROLE_EMBED, (BLOCK, d), keys=_key_rows((d, 0), len(s), s.device), counter=0, steps=nb,
+                    dtype=dtype)
+    return z.view(len(s), nb * BLOCK, d)[:, :N].mul_(d ** -0.5)
+
+
+def embedding_block(seeds, d: int, b: int, N: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Rows [b·BLOCK, min(N, (b+1)·BLOCK)) of the trials' input embeddings, [R, n_b, d]: the same numbers as
+    those rows of `input_embeddings` (counter b alone)."""
+    s = _seed_tensor(seeds, device)
     n = min(N, (b + 1) * BLOCK) - b * BLOCK
-    g = instance_generator(seed, ROLE_EMBED, d, 0, b)
-    if out is None:
-        return torch.randn(n, d, generator=g, dtype=torch.float32).mul_(1.0 / math.sqrt(d))
-    return torch.randn(n, d, generator=g, dtype=torch.float32, out=out).mul_(1.0 / math.sqrt(d))
+    z = _rng.normal(s, ROLE_EMBED, (BLOCK, d), keys=_key_rows((d, 0), len(s), s.device), counter=b, dtype=dtype)
+    return z[:, :n].mul_(d ** -0.5)
 
 
-def output_embeddings(seed: int, d: int, M: int) -> torch.Tensor:
-    """u_y, y = 0..M−1, uniform on the unit sphere of R^d: [M, d] float32 CPU, keyed (seed, ROLE_EMBED, d, 1)."""
-    g = instance_generator(seed, ROLE_EMBED, d, 1)
-    u = torch.randn(M, d, generator=g, dtype=torch.float64)
-    return (u / u.norm(dim=1, keepdim=True)).float()
-
-
-def input_embeddings(seed: int, d: int, N: int) -> torch.Tensor:
-    """All N input embeddings of trial `seed`, [N, d] float32 CPU (the blocks concatenated)."""
-    return torch.cat([embedding_block(seed, d, b, N) for b in range(math.ceil(N / BLOCK))])
+def output_embeddings(seeds, d: int, M: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
+    """u_y, y = 0..M−1, uniform on the unit sphere of R^d: [R, M, d], normalised in float64 then cast."""
+    s = _seed_tensor(seeds, device)
+    u = _rng.normal(s, ROLE_EMBED, (M, d), keys=_key_rows((d, 1), len(s), s.device), dtype=torch.float64)
+    return (u / u.norm(dim=-1, keepdim=True)).to(dtype)
 
 
 # --------------------------------------------------------------------------- batched scorer
@@ -165,54 +202,6 @@ def trial_chunks(R: int, N: int, d: int, chunk_bytes: int | None) -> list[tuple[
     """(start, stop) of consecutive trials per chunk: as many as fit `chunk_bytes` of fp32 E [R_c, N, d]
     (at least one; the last chunk may be shorter); None: one chunk."""
     return chunk_ranges(R, 4 * N * d, chunk_bytes, name="R")
-
-
-def block_seeds(seeds: Sequence[int], d: int, n_blocks: int) -> list[int]:
-    """`derive_seed(seed, ROLE_EMBED, d, 0, b)` for every trial seed and block b < n_blocks, trial-major, in one
-    vectorised pass: numpy's SeedSequence hash (pool of 4 uint32 words, then 2 output words) written out over
-    the [R·n_blocks, 5] keys. The same integers as `derive_seed` (tested); ~0.3 µs per key instead of ~8 µs.
-    Keys that are not single uint32 words (seed ≥ 2³², d ≥ 2³²) go through `derive_seed` itself."""
-    if any(not 0 <= int(s) < 1 << 32 for s in seeds) or not 0 <= d < 1 << 32:
-        return [derive_seed(int(s), ROLE_EMBED, d, 0, b) for s in seeds for b in range(n_blocks)]
-    ent = np.array([[int(s), ROLE_EMBED, d, 0, b] for s in seeds for b in range(n_blocks)], dtype=np.uint32)
-    u32 = np.uint32
-    h = u32(0x43B0D7E5)                           # SeedSequence: INIT_A, MULT_A, MIX_MULT_L/R, INIT_B, MULT_B
-
-    def hashmix(v):
-        nonlocal h
-        v = (v ^ h) * (h := u32(h * u32(0x931E8875)))
-        return v ^ (v >> u32(16))
-
-    def mix(x, y):
-        r = u32(0xCA01F9DD) * x - u32(0x4973F715) * y
-        return r ^ (r >> u32(16))
-
-    with np.errstate(over="ignore"):
-        pool = [hashmix(ent[:, i]) for i in range(4)]
-        for i in range(4):
-            for j in range(4):
-                if i != j:
-                    pool[j] = mix(pool[j], hashmix(pool[i]))
-        for j in range(4):                       # the 5th entropy word
-            pool[j] = mix(pool[j], hashmix(ent[:, 4]))
-        hb, words = u32(0x8B51F9DD), []
-        for i in range(2):
-            v = (pool[i] ^ hb) * (hb := u32(hb * u32(0x58F38DED)))
-            words.append(v ^ (v >> u32(16)))
-    return [((int(a) << 31) ^ int(b)) & ((1 << 63) - 1) for a, b in zip(*words)]
-
-
-def draw_embeddings(seeds: Sequence[int], d: int, N: int, out: torch.Tensor) -> torch.Tensor:
-    """Input embeddings of the trials `seeds` into `out` [len(seeds), N, d] (contiguous float32 CPU): the same
-    numbers as `input_embeddings` (each block from its own seed, as in `embedding_block`), with the block seeds
-    derived in one batch, one generator re-seeded per block, and no per-block allocation or concatenation."""
-    g = torch.Generator(device="cpu")
-    blocks = [v for i in range(len(seeds)) for v in out[i].split(BLOCK)]                # views [n_b, d]
-    for sd, v in zip(block_seeds(seeds, d, math.ceil(N / BLOCK)), blocks):
-        g.manual_seed(sd)
-        torch.randn(v.shape, generator=g, dtype=torch.float32, out=v)
-    out.mul_(1.0 / math.sqrt(d))           # one pass instead of one per block: the same float32 products
-    return out
 
 
 def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int, M: int, *,
@@ -229,9 +218,9 @@ def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int
             elsewhere; None: one chunk.
         hold_bytes: a chunk whose fp32 E exceeds this (one huge trial, or chunk_bytes=None) is not held: its
             token blocks are drawn for each of the two passes (twice the RNG, memory O(R_c·BLOCK·d)).
-        The errors do not depend on chunk_bytes or hold_bytes.
+        The errors do not depend on chunk_bytes or hold_bytes (same draws, same summation order).
     Returns:
-        errors [R, C] (float64): Σ_x p(x) 1{argmax_y e_xᵀ W u_y ≠ f*(x)}.
+        errors [R, C] (float64, CPU): Σ_x p(x) 1{argmax_y e_xᵀ W u_y ≠ f*(x)}. One device-to-host copy, at the end.
     """
     R, C, N = q.shape
     if len(seeds) != R:
@@ -244,50 +233,62 @@ def measure_error(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int
     if hold_bytes < 0:
         raise ValueError(f"hold_bytes must be >= 0, got {hold_bytes}")
     chunks = trial_chunks(R, N, d, chunk_bytes)
-    f = labels(N, M).to(device)                                                   # [N]
-    U = torch.stack([output_embeddings(s, d, M) for s in seeds]).to(device, dtype)  # [R, M, d]
+    s = _seed_tensor(seeds, device)
+    f = labels(N, M, device)                                                      # [N]
+    U = output_embeddings(s, d, M, dtype=dtype)                                  # [R, M, d]
     G = torch.bmm(U, U.transpose(1, 2))                                          # [R, M, M]
+    q = q.to(device, dtype)
     p = p.to(device, torch.float64).expand(R, C, N)
-    n_blocks = math.ceil(N / BLOCK)
-    blocks = [slice(b * BLOCK, min(N, (b + 1) * BLOCK)) for b in range(n_blocks)]
-    held = [(a, b) for a, b in chunks if 4 * (b - a) * N * d <= hold_bytes]
-    buf = torch.empty(max(b - a for a, b in held), N, d, dtype=torch.float32) if held else None  # reused
+    blocks = [slice(b * BLOCK, min(N, (b + 1) * BLOCK)) for b in range(-(-N // BLOCK))]
     err = torch.empty(R, C, device=device, dtype=torch.float64)
     for r0, r1 in chunks:
-        Rc, sd = r1 - r0, seeds[r0:r1]
-        if (r0, r1) in held:
-            E = draw_embeddings(sd, d, N, buf[:Rc]).to(device, dtype)             # [R_c, N, d]
-            block = lambda b: E[:, blocks[b]]                                     # noqa: E731
-        else:
-            block = lambda b: torch.stack([embedding_block(s, d, b, N) for s in sd]).to(device, dtype)  # noqa: E731
-        qG = q[r0:r1].to(device, dtype)[..., None] * G[r0:r1].index_select(1, f)[:, None]  # [R_c, C, N, M]
-        qG = qG.permute(0, 2, 1, 3).reshape(Rc, N, C * M)                         # [R_c, N, C·M]
-        WUt = torch.zeros(Rc, d, C * M, device=device, dtype=dtype)               # [R_c, d, C·M] = W Uᵀ
-        for b, sl in enumerate(blocks):
-            WUt += kernels.bmm_epilogue(block(b).transpose(1, 2), qG[:, sl].contiguous(), backend=backend)
-        if (r0, r1) in held:
-            pred = kernels.bmm_epilogue(E, WUt, backend=backend).view(Rc, N, C, M).argmax(-1)  # [R_c, N, C]
-        else:
-            pred = torch.cat([kernels.bmm_epilogue(block(b), WUt, backend=backend).view(Rc, -1, C, M).argmax(-1)
-                              for b in range(n_blocks)], 1)
-        wrong = (pred != f[:, None]).to(torch.float64)                            # [R_c, N, C]
-        e = err[r0:r1].zero_()
-        for sl in blocks:   # per block, in the order the stored results were summed (bit-identical)
-            e += (wrong[:, sl].transpose(1, 2) * p[r0:r1, :, sl]).sum(-1)
+        err[r0:r1] = score_chunk(q[r0:r1], p[r0:r1], s[r0:r1], G[r0:r1], f, d, M, dtype=dtype, backend=backend,
+                                 hold=4 * (r1 - r0) * N * d <= hold_bytes, blocks=blocks)
     return err.cpu()
+
+
+def score_chunk(q, p, s, G, f, d: int, M: int, *, dtype=torch.float32, backend=None, hold: bool = True,
+                blocks=None) -> torch.Tensor:
+    """Errors [R_c, C] (float64, on the device) of one chunk of trials: the scoring step, one batched computation.
+
+    q [R_c, C, N] (dtype), p [R_c, C, N] (float64), s [R_c] seeds, G = U Uᵀ [R_c, M, M], f labels [N], all on
+    one device. hold: draw E [R_c, N, d] once and read it in both passes; else draw each token block per pass."""
+    Rc, C, N = q.shape
+    blocks = blocks or [slice(b * BLOCK, min(N, (b + 1) * BLOCK)) for b in range(-(-N // BLOCK))]
+    if hold:
+        E = input_embeddings(s, d, N, dtype=dtype)                               # [R_c, N, d]
+        block = lambda b: E[:, blocks[b]]                                          # noqa: E731
+    else:
+        block = lambda b: embedding_block(s, d, b, N, dtype=dtype)                 # noqa: E731
+    qG = q[..., None] * G.index_select(1, f)[:, None]                              # [R_c, C, N, M]
+    qG = qG.permute(0, 2, 1, 3).reshape(Rc, N, C * M)                             # [R_c, N, C·M]
+    WUt = torch.zeros(Rc, d, C * M, device=q.device, dtype=dtype)                 # [R_c, d, C·M] = W Uᵀ
+    for b, sl in enumerate(blocks):
+        WUt += kernels.bmm_epilogue(block(b).transpose(1, 2), qG[:, sl].contiguous(), backend=backend)
+    if hold:
+        pred = kernels.bmm_epilogue(E, WUt, backend=backend).view(Rc, N, C, M).argmax(-1)     # [R_c, N, C]
+    else:
+        pred = torch.cat([kernels.bmm_epilogue(block(b), WUt, backend=backend).view(Rc, -1, C, M).argmax(-1)
+                          for b in range(len(blocks))], 1)
+    wrong = (pred != f[:, None]).to(torch.float64)                                # [R_c, N, C]
+    e = torch.zeros(Rc, C, device=q.device, dtype=torch.float64)
+    for sl in blocks:   # block by block: the summation order does not depend on the path
+        e += (wrong[:, sl].transpose(1, 2) * p[..., sl]).sum(-1)
+    return e
 
 
 def measure_error_per_trial(q: torch.Tensor, p: torch.Tensor, seeds: Sequence[int], d: int, M: int) -> torch.Tensor:
     """The straightforward implementation the paper's code would write: one trial and one column at a time,
     W = Σ_x q(x) e_x u_{f*(x)}ᵀ materialised (d×d), scores = E W Uᵀ. Same numbers as `measure_error`
-    (up to float rounding); kept as the oracle for tests and the baseline of the benchmark."""
+    (up to float rounding: the same per-trial draws); kept as the oracle for tests and the baseline of the
+    benchmark."""
     R, C, N = q.shape
     f = labels(N, M)
     p = p.to(torch.float64).expand(R, C, N)
     out = torch.zeros(R, C, dtype=torch.float64)
     for r, s in enumerate(seeds):
-        E = input_embeddings(s, d, N)                                             # [N, d]
-        U = output_embeddings(s, d, M)                                            # [M, d]
+        E = input_embeddings([s], d, N)[0]                                        # [N, d]
+        U = output_embeddings([s], d, M)[0]                                       # [M, d]
         for c in range(C):
             W = (E * q[r, c, :, None].float()).T @ U[f]                           # [d, d]
             pred = (E @ W @ U.T).argmax(1)                                        # [N]
