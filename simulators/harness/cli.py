@@ -220,6 +220,10 @@ def _build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="the benchmark suite (same as python -m benchmarks)")
     b.add_argument("--size", choices=("tiny", "full"), default="full")
     b.add_argument("--only", default=None, help="comma-separated benchmark names")
+    d = sub.add_parser("doctor", help="validate this machine (environment, gpu tests, kernels, one step per "
+                       "family, a sweep) and write a JSON report; run it first on a new machine")
+    d.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    d.add_argument("--json", dest="doctor_json", default=None, help="report path (default ./doctor-<device>-<time>.json)")
     return p
 
 
@@ -371,6 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from benchmarks.suite import main as bench_main
 
             return bench_main(["--size", args.size] + (["--only", args.only] if args.only else []))
+        if args.cmd == "doctor":
+            from .doctor import main as doctor_main   # lazy: the doctor imports every family
+
+            return doctor_main(["--device", args.device] + (["--out", args.doctor_json] if args.doctor_json else []))
         return _cmd_reproduce(args, argv)
     except (UserError, ConfigError) as e:
         # Raised only by validation (flags, config __post_init__, device, dtype, backend, run dir, store),
