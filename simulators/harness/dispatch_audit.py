@@ -57,6 +57,7 @@ from __future__ import annotations
 import collections
 import sys
 import traceback
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -64,7 +65,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-__all__ = ["AuditResult", "DispatchAudit", "assert_gpu_shaped", "audit", "host_sync_reason"]
+__all__ = ["AuditResult", "DispatchAudit", "PeakBytes", "assert_gpu_shaped", "audit", "host_sync_reason", "peak_bytes"]
 
 _DATA_DEPENDENT = torch.Tag.data_dependent_output
 _DYNAMIC_SHAPE = torch.Tag.dynamic_output_shape
@@ -236,3 +237,58 @@ def assert_gpu_shaped(step_fn_factory: Callable[[int], Callable[[], Any]], E_sma
                 f"E={E}: {res.n_syncs} host-synchronising ops in {steps} step(s) (allowed: {allowed_syncs}"
                 f"{'; ' + reason if reason else ''}):\n{listing}")
     return small, large
+
+
+# --------------------------------------------------------------------------- memory
+class PeakBytes(TorchDispatchMode):
+    """Peak bytes of tensor storage allocated inside the context and alive at the same time (any device).
+
+    Every tensor an op returns is registered once by its storage (views share it); a weakref finalizer on the
+    Python tensor releases it (PyTorch keeps a tensor's Python object alive as long as the tensor itself, e.g.
+    while autograd saves it, so the finalizer fires when the storage's last holder from this context dies).
+    Counts what a CUDA caching allocator would have to hold, without rounding; tensors from before the
+    context, numpy arrays and memory inside compiled (inductor) code are not seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.current = self.peak = 0
+        self._refs: dict[tuple, list] = {}     # storage key -> [n live tensors, nbytes]
+        self._seen: dict[int, tuple] = {}      # id(tensor) -> storage key
+
+    def _release(self, tid: int) -> None:
+        key = self._seen.pop(tid, None)
+        if key is None:
+            return
+        ref = self._refs[key]
+        ref[0] -= 1
+        if ref[0] == 0:
+            self.current -= ref[1]
+            del self._refs[key]
+
+    def _register(self, t: torch.Tensor) -> None:
+        if id(t) in self._seen or t.device.type == "meta":
+            return
+        st = t.untyped_storage()
+        key = (t.device.type, st.data_ptr(), st.nbytes())
+        self._seen[id(t)] = key
+        weakref.finalize(t, self._release, id(t))
+        if key in self._refs:
+            self._refs[key][0] += 1
+        else:
+            self._refs[key] = [1, st.nbytes()]
+            self.current += st.nbytes()
+            self.peak = max(self.peak, self.current)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor):
+                self._register(t)
+        return out
+
+
+def peak_bytes(fn: Callable, *args, **kwargs) -> tuple[int, Any]:
+    """(peak live tensor bytes allocated during fn(*args, **kwargs), its return value); see `PeakBytes`."""
+    with PeakBytes() as mode:
+        value = fn(*args, **kwargs)
+    return mode.peak, value

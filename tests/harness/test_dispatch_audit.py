@@ -136,3 +136,22 @@ def test_audit_returns_value_and_bad_sizes():
     assert res.ops == ["aten.add.Tensor"]
     with pytest.raises(ValueError, match="E_small"):
         assert_gpu_shaped(make_batched, E_small=4, E_large=4)
+
+
+def test_peak_bytes_counts_live_storages_exactly():
+    """Views keep their storage alive; a freed storage no longer counts; the peak is the max over time."""
+    from simulators.harness.dispatch_audit import peak_bytes
+
+    def f():
+        a = torch.empty(1000, 1000, dtype=torch.float64)       # 8 MB
+        b = torch.empty(500, 1000, dtype=torch.float64)        # 4 MB
+        v = a[:10]
+        del a
+        torch.empty(250, 1000, dtype=torch.float64)            # 2 MB, freed at once: a alive via v -> 14 MB
+        del v
+        d = torch.empty(1500, 1000, dtype=torch.float64)       # a freed: 4 + 12 = 16 MB
+        return b, d
+    peak, _ = peak_bytes(f)
+    assert peak == 16_000_000
+    peak2, _ = peak_bytes(lambda: [torch.empty(10, dtype=torch.float32) for _ in range(3)])
+    assert peak2 == 120
