@@ -182,6 +182,8 @@ def max_margin(Z: torch.Tensor, *, tol: float = 1e-12, polish_gap: float = 1e-8,
         w = torch.where(keep, w, w + a[:, None] * dw)
         s = torch.where(keep, s, s + a[:, None] * ds)
         lam = torch.where(keep, lam, lam + a[:, None] * dlam)
+    w_out = torch.where(frozen[:, None], w_out, w)          # unconverged: the last interior-point iterate (flagged)
+    lam_out = torch.where(frozen[:, None], lam_out, lam)
     return w_out, lam_out, {"iterations": it, "converged": frozen, "gap": gap_at}
 
 
