@@ -97,14 +97,17 @@ def inverse_cdf(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, u.contiguous(), right=True).clamp_(max=cdf.shape[-1] - 1)
 
 
-def sample_counts(seeds, p: torch.Tensor, T: int, keys, *, device=None, chunk: int = SAMPLE_CHUNK) -> torch.Tensor:
-    """Counts n(x) of T i.i.d. draws from p for every trial: [R, N] float64 on `device`.
+def sample_counts(seeds, p: torch.Tensor, T: int, *keys, device=None, chunk: int = SAMPLE_CHUNK) -> torch.Tensor:
+    """Counts n(x) of T i.i.d. draws from p for every trial: [R, N] float64 on `device` ([N] for one int seed).
 
     Args:
-        seeds: R trial seeds; p: token probabilities [N] or [R, N] (one row per trial);
-        T: samples; keys: the stream's keys (a flat sequence shared by all trials, or [R, k] rows).
+        seeds: R trial seeds (or one int); p: token probabilities [N] or [R, N] (one row per trial);
+        T: samples; keys: the stream's keys, ints shared by all trials, or one [R, k] table (a row per trial).
         chunk: samples per trial drawn at once (memory O(R·chunk); the counts do not depend on it).
     Inverse-CDF sampling of the streams of `sample_uniforms`; counts by scatter-add (static shapes)."""
+    one = isinstance(seeds, int)
+    seeds = [seeds] if one else seeds
+    keys = keys[0] if len(keys) == 1 else keys
     R, N = len(seeds), p.shape[-1]
     p = p.to(device)
     counts = torch.zeros(R, N, dtype=torch.float64, device=device)
@@ -112,7 +115,7 @@ def sample_counts(seeds, p: torch.Tensor, T: int, keys, *, device=None, chunk: i
     for n0 in range(0, int(T), chunk):
         x = inverse_cdf(p, sample_uniforms(seeds, n0, min(int(T), n0 + chunk), keys, device=device))
         counts.scatter_add_(1, x, torch.ones(x.shape, dtype=torch.float64, device=device))
-    return counts
+    return counts[0] if one else counts
 
 
 def parse_scheme(name: str) -> tuple[str, float]:
