@@ -4,6 +4,8 @@ Names are imported lazily (PEP 562), so `import simulators.harness.fieldcheck` (
 path) does not pay for torch, scipy and matplotlib.
 """
 import importlib
+import sys
+import types
 
 _WHERE = {
     "Comparison": "compare", "Prediction": "compare", "compare": "compare",
@@ -27,3 +29,18 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_WHERE))
+
+
+class _Package(types.ModuleType):
+    """Importing the submodule `compare` (e.g. `from simulators.harness.compare import Prediction`) makes the
+    import system set this package's attribute `compare` to the MODULE, after which `from simulators.harness
+    import compare` returned the module instead of the function. Such assignments are dropped, so the name
+    keeps resolving lazily to the function (as it did when this package imported it eagerly)."""
+
+    def __setattr__(self, name, value):
+        if name in _WHERE and isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulators.harness import Prediction, compare, fit_power_law, fit_saturating, window_slope
+from simulators.harness import fit_power_law, fit_saturating, window_slope
 from simulators.harness.fit import auto_window
 
 
@@ -23,30 +23,9 @@ def test_fit_recovers_exponent(a, logA, sigma, seed):
     assert fit.prefactor == pytest.approx(np.exp(logA), rel=0.5)
 
 
-@pytest.mark.slow
-def test_fit_ci_coverage_is_about_95_percent():
-    """The seed-bootstrap 95% CI holds the true exponent in ~95% of repeats (binomial sd 1.5% at 200)."""
-    rng = np.random.default_rng(123)
-    x = np.geomspace(4, 4096, 10)
-    hits = 0
-    n = 200
-    for _ in range(n):
-        y = noisy_power_law(0.7, 2.0, 0.2, 20, x, rng)
-        fit = fit_power_law(x, y, window="all", n_boot=400, rng_seed=int(rng.integers(1 << 30)))
-        hits += fit.ci95[0] <= 0.7 <= fit.ci95[1]
-    assert 0.88 <= hits / n <= 0.99, hits / n
-
-
-def test_compare_rejects_a_wrong_exponent():
-    """Negative control: a theory value a few CI widths away fails; the true one passes."""
-    x = np.geomspace(10, 1e4, 12)
-    y = noisy_power_law(0.5, 1.0, 0.1, 16, x, np.random.default_rng(0))
-    fit = fit_power_law(x, y, window="all")
-    width = fit.ci95[1] - fit.ci95[0]
-    tol = max(width, 0.01)
-    assert compare(fit, Prediction(0.5), quantity="L", axis="x", tolerance=tol).passed
-    wrong = compare(fit, Prediction(0.5 + 3 * tol), quantity="L", axis="x", tolerance=tol)
-    assert not wrong.passed and wrong.abs_error > tol
+# The CI level, the resampling unit and the verdict rule are pinned (with stated power) in test_stats_ci.py and
+# test_verdict.py; the former 200-repeat coverage test here (accepting 0.88-0.99) could not tell 90% from 95%,
+# and its negative control sat 3 tolerances away.
 
 
 def test_auto_window_trims_plateau_and_transient():
