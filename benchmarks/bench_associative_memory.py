@@ -2,14 +2,16 @@
 naive baseline, on issue 8's workload at "full": 64 trials × 8 dimensions d ≤ 128, N = 10⁴ tokens, Zipf(2)
 population weights (closed-form build q = p), exact population error over all N tokens.
 
-Providers (same numbers, same embeddings — `measure_error_per_trial` is the oracle of the model tests):
+Providers (same numbers, same embeddings — `measure_error_per_trial` is the oracle of the model tests; every
+provider draws the embeddings through simulators/_rng.py, Philox4x32-10 keyed by (seed, d): the loop draws one
+trial per call, the batched providers all trials of a chunk in one call, the same numbers):
 - "per-trial-loop": `measure_error_per_trial` — Python loop over trials, W (d×d) materialised, E W Uᵀ.
 - "batched-naive": the afternoon baseline: all trials at once with `torch.bmm`, W [R, d, d] materialised,
   scores = (E W) Uᵀ (N·d² per trial; E [R, N, d] held whole).
 - "batched-streamed": `measure_error` — batched over trials in ~32 MiB chunks of E (each drawn once, read by
   both passes), scores reassociated as E (W Uᵀ) (N·d·M per trial), via kernels.bmm_epilogue.
-All providers draw the same seeded embeddings; that serial RNG (~0.65 s of torch.randn at "full") is paid by
-each of them and bounds every ratio between them.
+All providers draw the same embeddings; that RNG cost is paid by each of them and bounds every ratio between
+them (on CPU, Philox in torch int64 ops costs far more per number than the former torch.randn stream).
 Plus "associative_memory_limit": the streamed scorer's two bmms vs the same-run bmm peak at their shapes.
 """
 from __future__ import annotations
@@ -35,8 +37,8 @@ def naive_batched(q, p, seeds, d, M):
     """All R trials in one bmm chain, W materialised: errors [R, 1]."""
     R, _, N = q.shape
     f = labels(N, M)
-    E = torch.stack([input_embeddings(s, d, N) for s in seeds])                     # [R, N, d]
-    U = torch.stack([output_embeddings(s, d, M) for s in seeds])                    # [R, M, d]
+    E = input_embeddings(seeds, d, N)                                               # [R, N, d]
+    U = output_embeddings(seeds, d, M)                                              # [R, M, d]
     W = torch.bmm((E * q[:, 0, :, None].float()).transpose(1, 2), U[:, f])          # [R, d, d]
     pred = torch.bmm(torch.bmm(E, W), U.transpose(1, 2)).argmax(-1)                 # [R, N]
     return ((pred != f).double() * p.double()).sum(-1, keepdim=True)
