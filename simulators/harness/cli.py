@@ -79,8 +79,19 @@ def _tuplify(v):
 
 
 # ---- experiment metadata: static index when fresh, else the registry ---------------------------------
+_META: dict | None = None
+
+
 def _meta() -> dict:
-    """{name: {"description", "predictions", "fields": {field: kind}, "scales": {scale: config dict}}}."""
+    """{name: {"description", "predictions", "fields": {field: kind}, "scales": {scale: config dict}}}
+    (computed once per process)."""
+    global _META
+    if _META is None:
+        _META = _build_meta()
+    return _META
+
+
+def _build_meta() -> dict:
     from . import index
 
     idx = index.load()
@@ -227,6 +238,16 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_PARSER: argparse.ArgumentParser | None = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = _build_parser()
+    return _PARSER
+
+
 def _cmd_list() -> int:
     for name, m in sorted(_meta().items()):
         print(f"{name:32s} {m['description']}")
@@ -363,7 +384,7 @@ def _cmd_reproduce(a, argv) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = _build_parser().parse_args(argv)
+        args = _parser().parse_args(argv)
         _check_flags(args)
         if args.cmd == "list":
             return _cmd_list()

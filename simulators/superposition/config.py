@@ -72,7 +72,10 @@ class SuperpositionConfig:
         if not laws:
             raise ValueError("laws must name at least one frequency law")
         for law in laws:
-            parse_law(law)
+            try:
+                parse_law(law)
+            except ValueError as e:
+                raise ValueError(f"laws: {e}") from None
         object.__setattr__(self, "laws", laws)
         if not (0.0 <= self.density <= 1.0):
             raise ValueError(f"density must be in [0, 1], got {self.density}")
