@@ -107,8 +107,12 @@ class SuperpositionConfig:
             raise ValueError(f"batch must keep batch x n <= 2e9 inputs per step, got {self.batch} x {self.n}")
         if self.warmup not in WARMUP_RULES:
             raise ValueError(f"warmup must be one of {WARMUP_RULES}, got {self.warmup!r}")
-        if not (0.0 < float(self.adam_eps) <= 1e-3):
-            raise ValueError(f"adam_eps must be in (0, 1e-3], got {self.adam_eps}")
+        try:
+            eps = float(self.adam_eps)
+        except (TypeError, ValueError):
+            eps = float("nan")
+        if not (0.0 < eps <= 1e-3):
+            raise ValueError(f"adam_eps must be a number in (0, 1e-3], got {self.adam_eps!r}")
 
     @property
     def lr_value(self):
