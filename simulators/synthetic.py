@@ -76,6 +76,12 @@ def run_batch(cfg: SyntheticConfig, points, ctx) -> list[dict]:
     return [{"loss": float(v)} for v in loss]
 
 
+def instance_bytes(cfg: SyntheticConfig) -> int:
+    """Bytes of one point: its noise draw (the Philox key and counter words, a few int64 per point) and its
+    float64 values; measured within 2x in tests/test_instance_bytes.py."""
+    return 256
+
+
 def analyze(cfg: SyntheticConfig, records) -> Analysis:
     x = cfg.sizes()
     y = np.full((cfg.seeds, len(x)), np.nan)
@@ -100,4 +106,5 @@ EXPERIMENT = register(Experiment(
             "paper": {"n_sizes": 32, "seeds": 64}},
     plan=plan, run_batch=run_batch, analyze=analyze,
     predictions="exponent = the generator's a (default 0.5)",
+    instance_bytes=instance_bytes,
 ))

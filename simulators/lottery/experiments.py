@@ -32,6 +32,19 @@ TOLERANCE = 0.15          # exponent units: the issue's Done-when band around 1
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+def instance_bytes(cfg: LotteryConfig) -> int:
+    """Peak bytes of ONE net of the widest width N (issue 13 §7), counted from the fused Adam step in eager mode
+    (the compiled step holds fewer): the [N, T] pre-activation, σ, σ' and up to three same-sized temporaries
+    of the gradient (6·N·T; T = n_train, or the 256-point chunk of the test-MSE pass if longer), plus the
+    parameters, their stacked and chunked copies, Adam's two moments and the updated copy (10·(3N + 1)), plus
+    the float64 initial draw. Element size: the experiment's float32, float64 when the recipe sweeps it (the
+    registry's hook gets no dtype: a --dtype float64 run of the others needs 2x). Checked within 2x against
+    the measured peak of small CPU runs (tests/test_instance_bytes.py)."""
+    N = max(cfg.widths)
+    b = 8 if "float64" in getattr(cfg, "precisions", ()) else 4
+    return b * (6 * N * max(cfg.n_train, min(256, cfg.n_test)) + 10 * (3 * N + 1)) + 8 * (3 * N + 1)
+
+
 # --------------------------------------------------------------------------- shared sweep
 def plan_sweep(cfg: LotteryConfig) -> list[list[dict]]:
     """All (width, seed) nets as ONE batch: they train together, one bucket per width."""
@@ -158,7 +171,7 @@ register(Experiment(
             "paper": dict(SILU_DEFAULT, seeds=1000, widths=DEFAULT_WIDTHS + (2048, 4096))},
     plan=plan_sweep, run_batch=run_sweep, analyze=analyze_silu, figures=figures_silu,
     predictions="MSE ∝ N^-1 (Liu & Tegmark 2023) vs N^-4 (Sharma & Kaplan 2020)",
-))
+    instance_bytes=instance_bytes))
 
 
 # --------------------------------------------------------------------------- lottery.relu
@@ -201,7 +214,7 @@ register(Experiment(
             "paper": dict(SILU_DEFAULT, widths=RELU_WIDTHS + (1024, 2048), seeds=1000, activation="relu")},
     plan=plan_sweep, run_batch=run_sweep, analyze=analyze_relu,
     predictions="small N: MSE ∝ N^-4; large N: ∝ N^-1 (as the paper reports)",
-))
+    instance_bytes=instance_bytes))
 
 
 # --------------------------------------------------------------------------- lottery.histogram
@@ -275,7 +288,7 @@ register(Experiment(
             "paper": dict(widths=(2,), seeds=1000, steps=5000, n_checkpoints=1)},
     plan=plan_sweep, run_batch=run_histogram, analyze=analyze_histogram, figures=figures_histogram,
     predictions="discrete loss peaks; the lowest = symmetric pair (Liu & Tegmark 2023, Sec. 4)",
-))
+    instance_bytes=instance_bytes))
 
 
 # --------------------------------------------------------------------------- lottery.tickets
@@ -361,7 +374,7 @@ register(Experiment(
             "paper": dict(widths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), seeds=64, steps=5000, n_checkpoints=1)},
     plan=plan_sweep, run_batch=run_tickets, analyze=analyze_tickets, figures=figures_tickets,
     predictions="mirror pairs in excess of duplicates; output variance ∝ N^-1",
-))
+    instance_bytes=instance_bytes))
 
 
 # --------------------------------------------------------------------------- lottery.recipe
@@ -453,4 +466,4 @@ register(Experiment(
                           lrs=(3e-4, 1e-3, 3e-3, 1e-2), lbfgs_widths=(8, 32, 128, 512), lbfgs_seeds=8, lbfgs_steps=2000)},
     plan=plan_recipe, run_batch=run_recipe, analyze=analyze_recipe, figures=figures_recipe,
     predictions="N^-1 only in a band of lr × steps; L-BFGS float64 escapes it",
-))
+    instance_bytes=instance_bytes))

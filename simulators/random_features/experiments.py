@@ -73,6 +73,57 @@ def _np_problem(cfg):
     return lam, th.task_power(cfg.M, cfg.a)
 
 
+# ----------------------------------------------------------------------------- memory (issue 13 §7)
+# instance_bytes(cfg) of each experiment: peak bytes of ONE instance at the sweep's largest point, counted from
+# the tensors the run holds at its peak phase (named in each line), in float64 (these experiments' dtype; the
+# random draws are made in float64 either way). The runner caps CUDA batches with it and refuses, before any
+# work, a sweep that cannot fit. Checked within 2x against the measured peak of small CPU runs
+# (tests/test_instance_bytes.py). Per-batch workspaces of bounded size (the RNG's chunk) are not counted.
+_B = 8
+
+
+def _ml_bytes(cfg):
+    N, M = max(cfg.Ns), cfg.M
+    per = {a: 2 * N * M + 6 * N * N for a in ("linear", "relu", "erf")}  # F, FΛ; S and the kernel's [N, N] terms
+    per["tanh"] = 2 * N * M + 2 * 8 * N * M + 3 * 8 * N * N + 2 * N * N  # + n_mc = 8N latents (Z, X) and features
+    return _B * max(per[a] for a in cfg.activations)
+
+
+def _dl_bytes(cfg):
+    P, M = max(cfg.Ps), cfg.M
+    lin = 2 * P * M + 3 * P * P                                           # Z and X [P, M]; Gram, eigvecs [P, P]
+    N, Pr = cfg.relu_N, max(cfg.relu_Ps)
+    relu = 2 * N * M + Pr * M + 2 * Pr * N + 6 * N * N + 3 * min(N, Pr) ** 2   # F, FΛ, X, Φ, kernel terms, Gram
+    return _B * max(lin, relu)
+
+
+def _mrs_bytes(cfg):
+    N = P = max(cfg.sizes)
+    return _B * (N * cfg.M + 2 * P * cfg.M + P * N + 2 * min(N, P) ** 2 + cfg.M)   # F, Z and X, Φ, Gram + eigvecs
+
+
+def _vl_bytes(cfg):
+    big, M = max(cfg.sizes), cfg.M      # one seed's nested draw at the largest size (shared by its sizes)
+    axis_n = 5 * big * M + 2 * cfg.P_fixed * M + 2 * cfg.P_fixed * big   # F_all, F, antithetic F' (3 [N, M] terms)
+    axis_p = 3 * big * M + 3 * cfg.N_fixed * M + 2 * big * cfg.N_fixed   # Z, X_all, X; F, FΛ; Φ
+    return _B * max(axis_n, axis_p)
+
+
+def _flow_bytes(N, M, T):
+    return _B * (2 * N * M + 3 * N * N + 2 * T * N)                      # F, FΛ; S, G, eigvecs; decays [T, N]
+
+
+def _plrf_lc_bytes(cfg):
+    d, v, n = max(cfg.ds), cfg.v, min(256, cfg.steps)                    # SGD data drawn in chunks of 256 steps
+    sgd = v * d + 2 * n * cfg.B * v + n * cfg.B * d                      # W; X (drawn + shared-seed gather); Z
+    return _B * max(sgd, v * d + 3 * d * d + cfg.n_checkpoints * d)      # Volterra: K, eigvecs
+
+
+def _plrf_ph_bytes(cfg):
+    d, v, T = max(cfg.ds), cfg.v, 400   # 400 = len(_ph_ckpts(cfg)); a batch is one seed's nested draw for all ds
+    return _B * ((3 * v * d + d * d) // len(cfg.ds) + 3 * d * d + 2 * T * d)   # G, GᵀDG shared; M, U; decays [T, d]
+
+
 # ----------------------------------------------------------------------------- rf.model_limited
 def _ml_plan(cfg):
     return bucket_by(grid(activation=cfg.activations, N=cfg.Ns, seed=range(cfg.seeds)), "activation", "N")
@@ -112,7 +163,8 @@ register(Experiment(
     scales={"smoke": dict(M=1280, Ns=(32, 45, 64, 91, 128), seeds=3, activations=("linear", "relu")),
             "default": {}, "paper": dict(M=81920, Ns=tuple(int(x) for x in np.geomspace(64, 8192, 15)), seeds=16)},
     plan=_ml_plan, run_batch=_ml_run, analyze=_ml_analyze,
-    predictions="L ∝ N^-min(a−1, b) (linear features; ReLU descriptive)", default_dtype=torch.float64))
+    predictions="L ∝ N^-min(a−1, b) (linear features; ReLU descriptive)", default_dtype=torch.float64,
+    instance_bytes=_ml_bytes))
 
 
 # ----------------------------------------------------------------------------- rf.data_limited
@@ -167,7 +219,8 @@ register(Experiment(
             "default": {}, "paper": dict(M=81920, Ps=tuple(int(x) for x in np.geomspace(64, 8192, 15)),
                                          relu_N=4096, relu_Ps=(32, 64, 128, 256, 512), seeds=16)},
     plan=_dl_plan, run_batch=_dl_run, analyze=_dl_analyze,
-    predictions="L ∝ P^-min(a−1, 2b) (ridge deterministic equivalent)", default_dtype=torch.float64))
+    predictions="L ∝ P^-min(a−1, 2b) (ridge deterministic equivalent)", default_dtype=torch.float64,
+    instance_bytes=_dl_bytes))
 
 
 # ----------------------------------------------------------------------------- rf.mrs_grid
@@ -267,7 +320,8 @@ register(Experiment(
     scales={"smoke": dict(M=256, sizes=(8, 16, 32, 64, 128, 256), seeds=2), "default": {},
             "paper": dict(M=4096, sizes=tuple(2 ** k for k in range(3, 14)), seeds=8)},
     plan=_mrs_plan, run_batch=_mrs_run, analyze=_mrs_analyze, figures=mrs_surface_figure,
-    predictions="L ∝ min(N,P)^-α, peak at N = P", default_dtype=torch.float64))
+    predictions="L ∝ min(N,P)^-α, peak at N = P", default_dtype=torch.float64,
+    instance_bytes=_mrs_bytes))
 
 
 # ----------------------------------------------------------------------------- rf.variance_limited
@@ -354,7 +408,8 @@ register(Experiment(
             "default": dict(M=2048, sizes=(128, 256, 512, 1024), seeds=48),
             "paper": dict(M=32768, sizes=(256, 512, 1024, 2048, 4096, 8192, 16384), seeds=16)},
     plan=_vl_plan, run_batch=_vl_run, analyze=_vl_analyze,
-    predictions="excess ∝ N^-1 and P^-1", default_dtype=torch.float64))
+    predictions="excess ∝ N^-1 and P^-1", default_dtype=torch.float64,
+    instance_bytes=_vl_bytes))
 
 
 # ----------------------------------------------------------------------------- rf.time
@@ -406,7 +461,8 @@ register(Experiment(
     scales={"smoke": dict(M=1280, N=128, t_max=1e4, n_times=21, seeds=2), "default": {},
             "paper": dict(M=40960, N=4096, t_max=1e7, n_times=61, seeds=16)},
     plan=_time_plan, run_batch=_time_run, analyze=_time_analyze,
-    predictions="L ∝ t^-(a−1)/b", default_dtype=torch.float64))
+    predictions="L ∝ t^-(a−1)/b", default_dtype=torch.float64,
+    instance_bytes=lambda cfg: _flow_bytes(cfg.N, cfg.M, cfg.n_times)))
 
 
 # ----------------------------------------------------------------------------- rf.compute_optimal
@@ -479,7 +535,8 @@ register(Experiment(
             "default": {}, "paper": dict(M=40960, Ns=tuple(int(x) for x in np.geomspace(32, 4096, 36)),
                                          C_min=1e4, C_max=1e8, seeds=16)},
     plan=_co_plan, run_batch=_co_run, analyze=_co_analyze,
-    predictions="N* ∝ C^(a−1)/(a−1+bm), L* ∝ C^-m(a−1)/(a−1+bm)", default_dtype=torch.float64))
+    predictions="N* ∝ C^(a−1)/(a−1+bm), L* ∝ C^-m(a−1)/(a−1+bm)", default_dtype=torch.float64,
+    instance_bytes=lambda cfg: _flow_bytes(max(cfg.Ns), cfg.M, len(_co_times()))))
 
 
 # ----------------------------------------------------------------------------- plrf.loss_curves
@@ -536,7 +593,8 @@ register(Experiment(
     scales={"smoke": dict(v=256, ds=(32, 64), steps=2000, n_checkpoints=20, seeds=4), "default": dict(seeds=16),
             "paper": dict(v=8192, ds=(256, 1024, 2048), steps=10 ** 6, n_checkpoints=80, seeds=16)},
     plan=_plrf_lc_plan, run_batch=_plrf_lc_run, analyze=_plrf_lc_analyze,
-    predictions="P(r) ∝ r^-(2α+2β−1)/(2α) before the d-plateau; SGD = Volterra pointwise", default_dtype=torch.float64))
+    predictions="P(r) ∝ r^-(2α+2β−1)/(2α) before the d-plateau; SGD = Volterra pointwise", default_dtype=torch.float64,
+    instance_bytes=_plrf_lc_bytes))
 
 
 # ----------------------------------------------------------------------------- plrf.phases
@@ -664,4 +722,5 @@ register(Experiment(
             "default": {}, "paper": dict(v=16384, ds=tuple(int(x) for x in np.geomspace(32, 4096, 30)), steps=10 ** 7,
                                          seeds=8)},
     plan=_ph_plan, run_batch=_ph_run, analyze=_ph_analyze, figures=phase_diagram_figure,
-    predictions="d* ∝ f^ξ, P* ∝ f^-η by phase (Ia, II, III)", default_dtype=torch.float64))
+    predictions="d* ∝ f^ξ, P* ∝ f^-η by phase (Ia, II, III)", default_dtype=torch.float64,
+    instance_bytes=_plrf_ph_bytes))
