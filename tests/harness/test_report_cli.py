@@ -101,3 +101,67 @@ def test_threads_flag(tmp_path, capsys):
         torch.set_num_threads(before)
     assert main(["run", "synthetic.power_law", "--threads", "0", "--out", str(tmp_path / "z")]) == 2
     assert "--threads must be in [1," in capsys.readouterr().err
+
+
+# ---- issue 15.12: every generated markdown table parses into its column count ---------------------------------
+def gfm_tables(md: str) -> list[list[list[str]]]:
+    """Tiny GFM table parser: a header row, a delimiter row (---), then body rows; cells split on pipes that are
+    not backslash-escaped, outer pipes dropped. Returns each table as its rows of cells (delimiter row included)."""
+    import re
+
+    def cells(line):
+        parts = re.split(r"(?<!\\)\|", line.strip())
+        return [c.strip() for c in parts[1:-1]]
+
+    lines, tables, i = md.splitlines(), [], 0
+    while i < len(lines) - 1:
+        if lines[i].lstrip().startswith("|") and re.fullmatch(r"\s*\|(\s*:?-+:?\s*\|)+\s*", lines[i + 1]):
+            j = i + 2
+            while j < len(lines) and lines[j].lstrip().startswith("|"):
+                j += 1
+            tables.append([cells(x) for x in lines[i:j]])
+            i = j
+        else:
+            i += 1
+    return tables
+
+
+def _assert_tables_render(md: str, n_tables: int):
+    tables = gfm_tables(md)
+    assert len(tables) == n_tables, md
+    for t in tables:
+        widths = {len(r) for r in t}
+        assert widths == {len(t[0])}, (widths, t[0])      # header = delimiter = every row
+
+
+def test_generated_markdown_tables_parse_with_the_expected_columns(tmp_path):
+    from simulators.harness.report import format_table, render_markdown, write_index
+
+    assert gfm_tables("| a | b |\n|---|---|\n| 1 | 2 |\n| x \\| y | 3 |") == [[["a", "b"], ["---", "---"], ["1", "2"],
+                                                                               ["x \\| y", "3"]]]
+    assert len(gfm_tables("| |difference| |\n|---|\n")[0][0]) == 3      # the unescaped header the issue saw
+    row = {"quantity": "|θ-θ0|/|θ0|", "axis": "N | width", "measured_exponent": 1.0, "ci95": [0.9, 1.1],
+           "theory_exponent": 1.0, "theory_window_slope": None, "abs_error": 0.0, "tolerance": 0.1, "pass": True,
+           "fit_window": [1.0, 10.0], "n_points": 4}
+    _assert_tables_render(format_table([row]), 1)
+    assert len(gfm_tables(format_table([row]))[0][0]) == 10
+    rep = {"experiment": "x", "scale": "smoke", "description": "d", "rows": [row], "notes": ["a | b"],
+           "tables": {"pairs": [{"|θ-θ0|/|θ0|": 0.5, "n": 3}]}, "device": "cpu", "dtype": "float32",
+           "backend": "reference", "versions": {}, "timestamp": "t", "timings": {"s": 1.0}, "config": {}}
+    _assert_tables_render(render_markdown(rep), 2)
+    path = write_index(tmp_path, [{**rep, "rows": [row, row]}], "smoke")
+    _assert_tables_render(path.read_text(), 1)
+    assert len(gfm_tables(path.read_text())[0][0]) == 11
+
+
+def test_a_real_report_md_parses(tmp_path):
+    assert main(["run", "synthetic.power_law", "--scale", "smoke", "--out", str(tmp_path), "--no-progress"]) == 0
+    _assert_tables_render((tmp_path / "report.md").read_text(), 1)
+
+
+def test_docs_reproduce_default_tables_parse():
+    md = (Path(__file__).resolve().parents[2] / "docs" / "reproduce-default.md").read_text()
+    tables = gfm_tables(md)
+    assert tables
+    for t in tables:
+        assert {len(r) for r in t} == {len(t[0])}, t[0]
