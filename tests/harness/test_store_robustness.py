@@ -257,3 +257,25 @@ def test_sigkill_then_resume_loses_nothing_and_matches_an_uninterrupted_run(tmp_
     assert len(stored) == (k - 1) * n_sizes           # whole batches only: the killed one left nothing
     assert main([*argv, "--resume"]) == 0
     assert _points(d) == _points(good_store)           # bit-identical metrics, same keys
+
+
+# ---- 4. the memory estimate -------------------------------------------------------------------------------
+def test_run_that_cannot_fit_is_refused_with_estimate_and_available(tmp_path, capsys):
+    """instance_bytes x the largest batch's instances against the available memory: one line with both numbers,
+    before anything is written; --max-instances-per-batch brings the estimate down to what fits."""
+    from simulators.harness.runner import available_memory
+
+    import torch
+
+    avail = available_memory(torch.device("cpu"))
+    assert avail is not None and avail > 0
+    per = avail // 2                      # one instance fits, a batch of 8 (one seed's sizes) does not
+    register(dataclasses.replace(syn.EXPERIMENT, instance_bytes=lambda cfg: per))
+    try:
+        assert main([*RUN, "--out", str(tmp_path / "m")]) == 2
+        line = _one_line(capsys, "estimated peak memory", "GiB available", "--max-instances-per-batch 1")
+        assert f"{8 * per / 2**30:.3g} GiB" in line
+        assert not (tmp_path / "m").exists()
+        assert main([*RUN, "--out", str(tmp_path / "m"), "--max-instances-per-batch", "1"]) == 0
+    finally:
+        register(syn.EXPERIMENT)
