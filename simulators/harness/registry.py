@@ -49,6 +49,7 @@ FAMILY_MODULES = (
     "simulators.lottery.experiments",
     "simulators.associative_memory.experiments",
     "simulators.data_pruning.experiments",
+    "simulators.model_collapse.experiments",
 )
 
 
