@@ -8,7 +8,7 @@ import pytest
 
 from simulators.harness import doctor
 from simulators.harness.cli import main
-from simulators.harness.registry import list_experiments
+from simulators.harness.registry import get_experiment, list_experiments
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +53,17 @@ def test_every_family_has_a_step_probe():
     """A new family must be added to doctor.FAMILY_STEPS (else its GPU step is never validated)."""
     families = {e.name.split(".")[0] for e in list_experiments()}
     assert families <= set(doctor.FAMILY_STEPS), f"missing: {families - set(doctor.FAMILY_STEPS)}"
-    for fam, (name, _, _) in doctor.FAMILY_STEPS.items():
+    for fam, (name, cpu_over, gpu_over, gpu_scale) in doctor.FAMILY_STEPS.items():
         assert name.split(".")[0] == fam
+        if fam in families:   # the CUDA configuration is valid and plans (checked here: no GPU needed)
+            exp = get_experiment(name)
+            assert exp.plan(exp.config(gpu_scale, gpu_over))
+    name, scale, over = doctor.SWEEP["cuda"]
+    assert get_experiment(name).plan(get_experiment(name).config(scale, over))
 
 
 def test_a_failing_check_is_reported_not_raised(monkeypatch):
-    monkeypatch.setitem(doctor.FAMILY_STEPS, "bogus", ("bogus.none", {}, {}))
+    monkeypatch.setitem(doctor.FAMILY_STEPS, "bogus", ("bogus.none", {}, {}, "paper"))
     lines = []
     res = doctor._check("step: bogus", lambda: doctor.family_step("bogus", doctor.torch.device("cpu")), lines.append)
     assert res["ok"] is False and "bogus.none" in res["error"] and "FAIL" in lines[0]

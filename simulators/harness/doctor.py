@@ -40,18 +40,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Relative RMS error bounds vs a float64 reference (see tests/kernels/test_bmm_epilogue_gpu.py for the derivation).
 KERNEL_TOL = {"fp64": 1e-12, "fp32": 2e-5, "fp32-tf32": 5e-3}
 
-# One experiment per family for the step check: (experiment, overrides on CPU, overrides on CUDA). The CUDA run
-# uses the paper scale with only the step count cut, so the sizes (and memory) are the paper's; CPU uses smoke.
+# One experiment per family for the step check: (experiment, overrides on CPU, overrides on CUDA, CUDA scale). On
+# CUDA the families with a training step run their paper-scale batch with only the step count cut (sizes and
+# memory are the paper's); the closed-form / Monte-Carlo families, whose paper-scale batch time is unmeasured,
+# run at default scale there. CPU always uses smoke scale.
 FAMILY_STEPS = {
-    "synthetic": ("synthetic.power_law", {}, {}),
-    "rf": ("rf.time", {}, {}),
-    "plrf": ("plrf.loss_curves", {"steps": 64, "n_checkpoints": 5}, {"steps": 512, "n_checkpoints": 5}),
-    "lottery": ("lottery.silu", {"steps": 5, "n_checkpoints": 1}, {"steps": 20, "n_checkpoints": 1}),
-    "superposition": ("superposition.strong", {"steps": 5}, {"steps": 20}),
-    "memory": ("memory.dim", {}, {}),
-    "collapse": ("collapse.ols_generations", {}, {}),
-    "tails": ("tails.cut", {}, {}),
-    "pruning": ("pruning.unpruned", {}, {}),
+    "synthetic": ("synthetic.power_law", {}, {}, "paper"),
+    "rf": ("rf.time", {}, {}, "paper"),
+    "plrf": ("plrf.loss_curves", {"steps": 64, "n_checkpoints": 5}, {"steps": 512, "n_checkpoints": 5}, "paper"),
+    "lottery": ("lottery.silu", {"steps": 5, "n_checkpoints": 1}, {"steps": 20, "n_checkpoints": 1}, "paper"),
+    "superposition": ("superposition.strong", {"steps": 5}, {"steps": 20}, "paper"),
+    "memory": ("memory.dim", {}, {}, "default"),
+    "collapse": ("collapse.ols_generations", {}, {}, "default"),
+    "tails": ("tails.cut", {}, {}, "default"),
+    "pruning": ("pruning.unpruned", {}, {}, "default"),
 }
 CPU_POINTS = 2          # instances of the batch run on CPU
 
@@ -267,13 +269,16 @@ def family_step(family: str, device: torch.device) -> dict:
     from .registry import RunContext, get_experiment
     from .runner import resolve_dtype
 
-    name, cpu_over, gpu_over = FAMILY_STEPS[family]
+    from .runner import memory_cap
+
+    name, cpu_over, gpu_over, gpu_scale = FAMILY_STEPS[family]
     exp = get_experiment(name)
     gpu = device.type == "cuda"
-    scale = "paper" if gpu else "smoke"
+    scale = gpu_scale if gpu else "smoke"
     cfg = exp.config(scale, gpu_over if gpu else cpu_over)
     batches = [b for b in exp.plan(cfg) if b]
-    points = batches[-1] if gpu else batches[-1][:CPU_POINTS]     # the last batch: the sweep's largest sizes
+    cap = memory_cap(exp, cfg, device) if gpu else CPU_POINTS    # CUDA: as many as the runner would put in a batch
+    points = batches[-1][:cap] if cap else batches[-1]           # the last batch: the sweep's largest sizes
     ctx = RunContext(device=device, dtype=resolve_dtype(None, exp.default_dtype), backend=None)
     steps = int(getattr(cfg, "steps", 1) or 1)
     if gpu:
