@@ -74,3 +74,30 @@ def test_initialisation_draws_are_batched():
         return lambda: build_nets(CFG, _points(E), dtype=torch.float64, device="cpu", backend="reference")
     small, _ = assert_gpu_shaped(make, E_small=2, warmup=0)
     assert small.n_ops > 0
+
+
+def test_audit_fails_when_an_item_or_a_loop_is_put_back(monkeypatch):
+    """Negative controls on the real step: the fused Adam step with a per-step .item() readback, and with a
+    per-net Python loop, must each fail the audit."""
+    import pytest
+
+    from simulators.lottery import model
+
+    orig = model.adam_fused_step
+
+    def with_item(*a, **k):
+        out = orig(*a, **k)
+        out[0].sum().item()
+        return out
+
+    def with_loop(x, y, theta, *rest, **k):
+        for e in range(theta.shape[1]):          # one tiny op per net
+            theta[:, e].sum()
+        return orig(x, y, theta, *rest, **k)
+
+    monkeypatch.setattr(model, "adam_fused_step", with_item)
+    with pytest.raises(AssertionError, match="host-synchronising"):
+        assert_gpu_shaped(_make_train("fused"), E_small=1)
+    monkeypatch.setattr(model, "adam_fused_step", with_loop)
+    with pytest.raises(AssertionError, match="not one batched computation"):
+        assert_gpu_shaped(_make_train("fused"), E_small=1)
