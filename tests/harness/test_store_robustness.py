@@ -141,10 +141,12 @@ def test_run_dir_holding_another_sweep_is_refused_unless_force_new(tmp_path, cap
 # ---- 7. exclusive lock ------------------------------------------------------------------------------------
 def test_second_process_on_a_locked_run_dir_is_refused_naming_the_pid(tmp_path, capsys):
     d = tmp_path / "locked"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from simulators.harness.runner import RunDirLock\n"
-        f"l = RunDirLock({str(d)!r}).__enter__(); print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    d.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (     # the lock protocol of RunDirLock, without importing torch
+        "import fcntl, os, time\n"
+        f"fd = os.open({str(d / RunDirLock.NAME)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); os.write(fd, str(os.getpid()).encode())\n"
+        "print('locked', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert main([*RUN, "--out", str(d)]) == 2
@@ -244,7 +246,7 @@ def _points(d: Path) -> dict:
     return {k: m for k, m in c.execute("SELECT key, metrics FROM points")}
 
 
-@pytest.mark.parametrize("where,k", [("between", 1), ("between", 3), ("txn", 1), ("txn", 3)])
+@pytest.mark.parametrize("where,k", [("between", 1), ("between", 3), ("txn", 2)])
 def test_sigkill_then_resume_loses_nothing_and_matches_an_uninterrupted_run(tmp_path, where, k, good_store):
     d = tmp_path / "k"
     argv = [*RUN, "--out", str(d)]
