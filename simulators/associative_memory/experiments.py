@@ -39,6 +39,94 @@ def _window_note(fit) -> str:
     return f"window rule: {fit.window_rule}; kept [{fit.window[0]:.4g}, {fit.window[1]:.4g}] ({fit.n_points} points)"
 
 
+# =========================================================================== memory per instance
+# `instance_bytes` hooks (the runner's CUDA batch sizing): peak bytes of one point of the largest batch, for the
+# default float32 run (W = 4 bytes per float; a float64 run needs up to ~2x the float terms). The Philox draws'
+# int64 temporaries are per call and bounded by _rng's chunk, not per instance: they are not counted here.
+# Tested against the measured peak of small CPU runs within 2x (tests/associative_memory/test_experiments.py).
+W = 4
+
+
+def _draw_bytes(n_out: int) -> int:
+    """A Philox draw of n_out float32 numbers: its float32 output (drawn in pairs)."""
+    return W * (n_out + 1)
+
+
+def score_trial_bytes(N: int, d: int, C: int, M: int) -> int:
+    """Peak bytes of one trial of `measure_error` with C columns: its embeddings (held: all ⌈N/BLOCK⌉ blocks;
+    streamed: one block per pass), its weights (the run's float64 q and the float32 copy), then the larger of
+    the W Uᵀ build (G[f*] [N, M], q·G[f*] and its permuted copy [N, C·M]) and the scoring pass (scores
+    [N, C·M], argmax int64 and wrong float64 [N, C]); plus the run's counts [N] float64; plus 25% for the
+    transients not itemised (memory_weights' sorts, views made contiguous)."""
+    from .model import BLOCK, HOLD_BYTES
+    nb = -(-N // BLOCK)
+    E = _draw_bytes(nb * BLOCK * d) if W * N * d <= HOLD_BYTES else 2 * _draw_bytes(BLOCK * d)
+    build = N * M * W + 2 * N * C * M * W
+    score = N * C * M * W + N * C * 16
+    return int(1.25 * (E + C * N * (8 + W) + max(build, score) + 8 * N))
+
+
+def sample_point_bytes(N: int, T: int) -> int:
+    """One sample-count stream of T draws (chunked at SAMPLE_CHUNK): its float64 uniforms (padded to the
+    sample block, plus a contiguous copy), token indices (int64), the scatter-add ones (float64), and the
+    per-row CDF, counts and p (float64 [N] each)."""
+    from .model import SAMPLE_BLOCK, SAMPLE_CHUNK
+    n = min(T, SAMPLE_CHUNK)
+    padded = -(-n // SAMPLE_BLOCK) * SAMPLE_BLOCK if n > SAMPLE_BLOCK else n
+    return 8 * (padded + n) + 16 * n + 3 * 8 * N
+
+
+def data_instance_bytes(cfg: DataConfig) -> int:
+    """memory.data: the larger of a d = ∞ point (sample counts at T_max) and a finite-d point (its trial's
+    scoring bytes shared by the trial's C = |a| x |T_finite| columns, plus its own counts; the sampling
+    transients of a column come and go before scoring)."""
+    inf = sample_point_bytes(cfg.N, max(cfg.T_values))
+    C = len(cfg.a_values) * len(cfg.T_finite())
+    fin = 0
+    if C:
+        fin = score_trial_bytes(cfg.N_finite, cfg.d_finite, C, cfg.M) // C + 8 * cfg.N_finite
+    return max(inf, fin)
+
+
+def dim_instance_bytes(cfg: DimConfig) -> int:
+    """memory.dim: a point is one (seed, a, scheme) column at the largest d: its trial's scoring bytes shared by
+    the C = |a| x |schemes| columns (batches are seed-major, so a cut batch keeps a trial's columns together)."""
+    C = len(cfg.a_values) * len(cfg.schemes)
+    return (score_trial_bytes(cfg.N, max(cfg.d_values), C, cfg.M) + len(cfg.a_values) * sample_point_bytes(cfg.N, cfg.T)) // C
+
+
+def learned_instance_bytes(cfg: LearnedConfig) -> int:
+    """memory.learned: one seed at the largest d of a method: embeddings (E, U) and the token stream (int64 [T]),
+    held throughout, plus the largest of three phases: sampling (float64 uniforms, their copy, the indices),
+    the dense step (W, m, v, gradient, Adam temporaries: 8 d x d; batch activations ~6 B x d and 4 B x M) or
+    the coefficient form (C, C G [N, M], W Uᵀ [d, M], batch activations), and scoring (scores [N, M], argmax,
+    wrong)."""
+    from .model import BLOCK
+    out = 0
+    for m in cfg.methods:
+        opt, _, bkey, _ = _METHOD[m]
+        d, B = max(_learned_ds(cfg, m)), getattr(cfg, bkey)
+        emb = _draw_bytes(-(-cfg.N // BLOCK) * BLOCK * d) + cfg.M * d * (8 + W)
+        sampling = sample_point_bytes(cfg.N, cfg.T) - 16 * cfg.N
+        if opt == "sgd" and not cfg.normalize and m == "sgd_small_lr":
+            step = W * (2 * cfg.N * cfg.M + 2 * d * cfg.M + B * d + 6 * B * cfg.M) + 16 * B
+        else:
+            step = W * (8 * d * d + 6 * B * d + 4 * B * cfg.M) + 16 * B
+        score = W * cfg.N * cfg.M + 16 * cfg.N
+        out = max(out, emb + 8 * cfg.T + max(sampling, step, score))
+    return out
+
+
+def hopfield_instance_bytes(cfg: HopfieldConfig) -> int:
+    """memory.hopfield: the larger of a classical point (P = max load x N_classic patterns [P, N] float64 and
+    their Philox bits: int64 words x 32 bits, the float64 cast and the ±1 result) and a dense point (patterns
+    and the [P, N] float64 temporaries of one probe: a, a ± ξ, their k-th powers)."""
+    P = max(1, int(round(max(cfg.loads) * cfg.N_classic)))
+    classic = 4 * 8 * P * cfg.N_classic
+    dense = max(_dense_P(cfg, k, N, f) * N for k in cfg.ks for N in cfg.N_dense for f in cfg.p_factors) * 8 * 7
+    return max(classic, dense)
+
+
 # =========================================================================== memory.data
 def plan_data(cfg: DataConfig):
     inf = [[{"part": "inf", "a": a, "T": T, "seed": s} for a in cfg.a_values for T in cfg.T_values]
@@ -116,7 +204,7 @@ register(Experiment(
             "default": {},
             "paper": {"N": 10 ** 6, "N_finite": 20_000, "T_values": tuple(2 ** k for k in range(4, 25)),
                       "T_max_finite": 2 ** 16, "d_finite": 8192, "seeds": 100}},
-    plan=plan_data, run_batch=run_data, analyze=analyze_data,
+    plan=plan_data, run_batch=run_data, analyze=analyze_data, instance_bytes=data_instance_bytes,
     predictions="error ∝ T^-(1-1/a): 1/3, 1/2, 2/3 for a = 1.5, 2, 3",
 ))
 
@@ -191,7 +279,7 @@ register(Experiment(
                       "tolerance": 0.2},
             "default": {},
             "paper": {"N": 50_000, "d_values": tuple(2 ** k for k in range(4, 15)), "seeds": 100, "T": 2 ** 20}},
-    plan=plan_dim, run_batch=run_dim, analyze=analyze_dim,
+    plan=plan_dim, run_batch=run_dim, analyze=analyze_dim, instance_bytes=dim_instance_bytes,
     predictions="q=p: (a-1)/(2a) (0.25 at a=2); q=p^0.5: (a-1)/a; threshold: a-1 (1.0 at a=2); seen: none",
 ))
 
@@ -264,7 +352,7 @@ register(Experiment(
             "default": {"methods": ("sgd_small_lr", "sign_adam")},
             "paper": {"N": 20_000, "d_values": tuple(2 ** k for k in range(3, 11)),
                       "sgd_d_values": tuple(2 ** k for k in range(4, 13)), "T": 2 ** 22, "seeds": 50}},
-    plan=plan_learned, run_batch=run_learned, analyze=analyze_learned,
+    plan=plan_learned, run_batch=run_learned, analyze=analyze_learned, instance_bytes=learned_instance_bytes,
     predictions="small-lr SGD: (a-1)/(2a) = 0.25; sign-Adam: -> a-1 = 1 (a = 2)",
 ))
 
@@ -368,6 +456,6 @@ register(Experiment(
             "default": {},
             "paper": {"N_classic": 4000, "ks": (2, 3, 4), "N_dense": (32, 48, 64, 96, 128, 192), "seeds": 50,
                       "probes": 16}},
-    plan=plan_hopfield, run_batch=run_hopfield, analyze=analyze_hopfield,
+    plan=plan_hopfield, run_batch=run_hopfield, analyze=analyze_hopfield, instance_bytes=hopfield_instance_bytes,
     predictions="α_c ≈ 0.138; dense capacity exponent k − 1",
 ))
