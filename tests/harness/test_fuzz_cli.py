@@ -75,7 +75,8 @@ def test_every_field_of_every_experiment_refuses_hostile_values(capsys):
                                         "memory.data"}
     bad = []
     for name, field, group in CASES:
-        for value in HOSTILE[group]:
+        extra = ["1000000", "0", "-1"] if field == "seeds" else []   # every experiment bounds its seeds
+        for value in HOSTILE[group] + extra:
             ok, what = _refused_cleanly(capsys, name, field, value)
             COUNT["tried"] += 1
             COUNT["refused"] += ok
