@@ -353,8 +353,12 @@ _SIDES = [  # (name, point on the boundary from a uniform u in (0, 1), side belo
 @pytest.mark.parametrize("side", _SIDES, ids=[sd[0] for sd in _SIDES])
 @pytest.mark.parametrize("u", [0.0, 0.5, 1.0])
 def test_every_phase_boundary_visited_explicitly(side, u):
-    """Every boundary of the classifier, at both ends and the middle of its segment (not left to sampling)."""
+    """Every boundary of the classifier, at both ends and the middle of its segment (not left to sampling); the
+    boundary itself belongs to the side `plrf_phase` documents (2β = 1 -> II/IV/Ic, α = ½ -> above the line,
+    β = α -> III, α = ¼ -> IV, α = 1 − 1/√2 -> IVb), which is the upper/right side of every entry in _SIDES."""
     test_phase_classifier_neighbours_across_every_boundary.hypothesis.inner_test(side, u)
+    al, be = side[1](u)
+    assert th.plrf_phase(al, be) == side[3]
 
 
 @given(st.sampled_from(_SIDES), st.floats(0.0, 1.0))
