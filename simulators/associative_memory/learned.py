@@ -29,6 +29,21 @@ from .model import _seed_tensor, input_embeddings, inverse_cdf, labels, output_e
 OPTIMIZERS = ("sgd", "adam")
 
 
+_TOKENS: dict = {}    # the last token streams drawn (one entry): consecutive batches of memory.learned share them
+
+
+def _cached_tokens(sd: torch.Tensor, p: torch.Tensor, T: int, data_key: int) -> torch.Tensor:
+    """`sample_tokens(sd, p, T, data_key)`, reused when the previous call had the same arguments (every method and
+    d of a sweep trains on the same streams: drawing them once per (seeds, a) instead of once per batch). The
+    cached tensor is read only."""
+    key = (tuple(sd.tolist()), str(sd.device), int(T), int(data_key), p.numpy().tobytes() if p.device.type == "cpu"
+           else p.cpu().numpy().tobytes())
+    if _TOKENS.get("key") != key:
+        _TOKENS.clear()
+        _TOKENS.update(key=key, tokens=sample_tokens(sd, p, T, data_key))
+    return _TOKENS["tokens"]
+
+
 def sample_tokens(seeds, p: torch.Tensor, T: int, *keys: int, device=None) -> torch.Tensor:
     """T i.i.d. token indices from p for every trial, [R, T] long on `device`: the sample streams
     (seeds[r], ROLE_DATA, 7, *keys) of `model.sample_uniforms`, inverse-CDF."""
@@ -59,7 +74,7 @@ def train_memory(seeds: Sequence[int], d: int, p: torch.Tensor, M: int, T: int, 
     f = labels(N, M, device)
     Emb = input_embeddings(sd, d, N, dtype=dtype)                                        # [R, N, d]
     U = output_embeddings(sd, d, M, dtype=dtype)                                         # [R, M, d]
-    tokens = sample_tokens(sd, p, T, data_key)                                          # [R, T]
+    tokens = _cached_tokens(sd, p, T, data_key)                                         # [R, T]
     lr = torch.tensor([g / (d if optimizer == "adam" else 1.0) for g in gammas], dtype=dtype).to(device)
     if optimizer == "sgd" and not normalize:
         W = _sgd_coefficients(Emb, U, tokens, f, lr, batch, backend)

@@ -279,3 +279,14 @@ def test_chunked_scorer_is_bit_identical_to_the_block_streamed_restatement():
         ref += (wrong.transpose(1, 2) * p.expand(R, C, N)[..., sl]).sum(-1)
     for chunk_bytes, hold_bytes in ((1, 1 << 30), (None, 1 << 30), (1, 0), (None, 0)):   # hold_bytes=0: streamed
         assert torch.equal(measure_error(q, p[None], seeds, d, M, chunk_bytes=chunk_bytes, hold_bytes=hold_bytes), ref)
+
+
+def test_learned_token_cache_returns_the_streams_of_its_arguments():
+    """The one-entry token cache of train_memory: same arguments -> the same stream; any changed argument
+    (seeds, T, key, p) -> that argument's fresh stream."""
+    p2, p3 = zipf_probs(300, 2.0), zipf_probs(300, 3.0)
+    s = torch.tensor([0, 4])
+    a = learned._cached_tokens(s, p2, 512, 0)
+    assert torch.equal(a, learned.sample_tokens(s, p2, 512, 0)) and learned._cached_tokens(s, p2, 512, 0) is a
+    for args in ((torch.tensor([0, 5]), p2, 512, 0), (s, p2, 256, 0), (s, p2, 512, 1), (s, p3, 512, 0)):
+        assert torch.equal(learned._cached_tokens(*args), learned.sample_tokens(*args))
