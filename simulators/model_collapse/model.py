@@ -248,10 +248,12 @@ def generation_laws(seeds, reps, *, p: torch.Tensor, T0: int, n_max: int, tag: i
 def generations_errors(seeds, reps, *, p: torch.Tensor, T0: int, n_values: Sequence[int],
                        T_values: Sequence[int], tag: int, device=None) -> torch.Tensor:
     """Hutter errors [E, N, J] when trained on T samples of generation n (n in n_values), tested on p. The
-    downstream stream of each generation has its own draws (part 1 + n)."""
+    downstream uniforms (part 1) are shared by every n of a chain (common random numbers, like the nested T)."""
     laws = generation_laws(seeds, reps, p=p, T0=T0, n_max=max(n_values), tag=tag, device=device)
-    return torch.stack([tail_stream_errors(seeds, reps, q=laws[n], p=p, T_values=T_values, tag=tag, part=1 + n,
-                                           device=device) for n in n_values], 1)
+    u = _uniform(seeds, reps, tag, 1, (max(T_values),), 0, device)                            # [E, T_max]
+    p64 = p.to(device, torch.float64)
+    return torch.stack([hutter_errors(first_seen(sample_tokens(_cdf(laws[n]), u), p.shape[-1]), p64, T_values)
+                        for n in n_values], 1)
 
 
 def chunks(E: int, per_instance_bytes: int):

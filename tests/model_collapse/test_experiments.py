@@ -56,3 +56,15 @@ def test_vocab_too_small_is_refused_before_work():
     exp = registry._REGISTRY["tails.cut"]
     with pytest.raises(ValueError, match="vocab"):
         exp.config("smoke", {"vocab": 50})
+
+
+def test_pointwise_check_catches_a_wrong_curve():
+    """Negative control: the same smoke records scaled by 1.25 (a 25% wrong prefactor, e.g. d/(T0−d−1) vs
+    d/(T0−d−1)·1.25) must be reported outside 3 SE; the true records inside."""
+    exp = registry._REGISTRY["collapse.replace_vs_accumulate"]
+    cfg = exp.config("smoke", {"seeds": 16})
+    recs = _records(exp, cfg)
+    good = exp.analyze(cfg, recs)
+    bad = exp.analyze(cfg, [registry.Record(r.key, r.point, {"error": 1.25 * r.metrics["error"]}) for r in recs])
+    assert all("all within" in n for n in good.notes if "SE" in n)
+    assert any("NOT all within" in n for n in bad.notes if "SE" in n)
