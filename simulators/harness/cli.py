@@ -298,10 +298,15 @@ def _cmd_run(a, argv) -> int:
     from .runner import prepare, run_experiment
 
     if a.dry_run:
+        from .runner import check_memory
+
         prep = prepare(a.experiment, a.scale, overrides, a.device, a.dtype, a.backend)
+        check_memory(prep, a.max_instances_per_batch)
         n = sum(len(b) for b in prep.batches)
+        per = prep.exp.instance_bytes(prep.cfg) if prep.exp.instance_bytes is not None else None
+        mem = f"; ~{per / 2**20:.3g} MiB per instance" if per else ""
         print(f"{a.experiment} ({a.scale}): {n} points in {len(prep.batches)} batches on {prep.device}, "
-              f"dtype {str(prep.dtype).replace('torch.', '')}; config valid")
+              f"dtype {str(prep.dtype).replace('torch.', '')}{mem}; config valid")
         return 0
     out = Path(a.out) if a.out is not None else Path("runs") / f"{a.experiment}-{a.scale}"
     try:

@@ -280,7 +280,7 @@ def check_memory(prep: "_Prepared", max_instances: int | None) -> None:
     need = per * n
     avail = available_memory(prep.device)
     if avail is not None and need > MEMORY_FRACTION * avail:
-        hint = ("lower the sizes or seeds" if n == 1 else
+        hint = ("lower the sizes or seeds" if n == 1 or per > MEMORY_FRACTION * avail else
                 f"lower the sizes or seeds, or pass --max-instances-per-batch {max(1, int(MEMORY_FRACTION * avail) // max(per, 1))}")
         raise ConfigError(f"{prep.exp.name}: estimated peak memory {need / 2**30:.3g} GiB ({n} instance(s) x "
                           f"{per / 2**30:.3g} GiB) exceeds {MEMORY_FRACTION:.0%} of the {avail / 2**30:.3g} GiB "
