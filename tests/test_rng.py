@@ -134,7 +134,8 @@ def test_float_path_uses_only_correctly_rounded_ops():
                "copy_", "full", "full_like", "fill_", "empty", "arange", "view", "_unsafe_view", "unsqueeze",
                "slice", "select", "expand", "clone", "reshape", "lift_fresh", "clamp", "clamp_max",
                "lift_fresh_copy", "t", "transpose", "alias", "detach", "zeros", "zeros_like", "empty_like",
-               "add_", "mul_", "sqrt_", "clamp_", "clamp_max_", "sub_", "bitwise_and_", "view_as", "squeeze"}
+               "add_", "mul_", "sqrt_", "clamp_", "clamp_max_", "sub_", "bitwise_and_", "view_as", "squeeze", "stack",
+               "cat"}
     used = {str(op).split(".")[1] for op in list(res_n.counts) + list(res_u.counts)}
     assert used, "the audit saw no ops"
     assert used <= allowed, f"not correctly rounded or not reviewed: {sorted(used - allowed)}"
@@ -304,7 +305,8 @@ def test_dtype_independence(dtype):
 
 def test_uniform_never_rounds_to_one(monkeypatch):
     """The largest float64 uniform, 1 − 2**-53, rounds to 1.0 in float32; the clamp keeps it inside (0, 1)."""
-    monkeypatch.setattr(_rng, "_uniform_pair", lambda a, b: torch.full(a.shape, 1 - 2.0 ** -53, dtype=torch.float64))
+    monkeypatch.setattr(_rng, "_bits52", lambda a, b: torch.full(torch.broadcast_shapes(a.shape, b.shape), (1 << 52) - 1,
+                                                                 dtype=torch.int64))
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
         u = _rng.uniform([1], 1, (4,), dtype=dtype)
         assert float(u.max()) < 1.0
@@ -345,3 +347,40 @@ def test_cpu_and_cuda_give_the_same_numbers():
             a = fn(range(5), ROLE_DATA, (1001,), keys=[(7,)] * 5, counter=3, steps=2, dtype=dtype)
             b = fn(range(5), ROLE_DATA, (1001,), keys=[(7,)] * 5, counter=3, steps=2, dtype=dtype, device="cuda")
             assert torch.equal(a, b.cpu())
+
+
+@pytest.mark.slow
+def test_compiled_cpu_path_gives_the_eager_numbers(monkeypatch):
+    """With TOYSCALE_RNG_COMPILE=1, large CPU draws run the integer part through torch.compile; its numbers are
+    the eager ones bit for bit (normal and uniform, float64, chunk offsets b0 = 0 and > 0). One cold compile
+    (~20-40 s on 2 cores)."""
+    pytest.importorskip("torch._inductor")
+    monkeypatch.setenv("TOYSCALE_RNG_COMPILE", "1")
+    monkeypatch.setattr(_rng, "_COMPILED", {})
+    monkeypatch.setattr(_rng, "_COMPILE_MIN_BLOCKS", 1)
+    monkeypatch.setattr(_rng, "_CHUNK_BLOCKS", 1 << 12)
+    fn = _rng._compiled_int_blocks()
+    assert fn is not None, "torch.compile unavailable"
+    for kind in ("normal", "uniform"):
+        draw = getattr(_rng, kind)
+        comp = draw(range(3), ROLE_DATA, (5000,), keys=[(2,)] * 3, counter=7, steps=2, dtype=torch.float64)
+        monkeypatch.setattr(_rng, "_compiled_int_blocks", lambda: None)
+        eager = draw(range(3), ROLE_DATA, (5000,), keys=[(2,)] * 3, counter=7, steps=2, dtype=torch.float64)
+        monkeypatch.setattr(_rng, "_compiled_int_blocks", lambda: fn)
+        assert torch.equal(comp, eager), kind
+
+
+def test_both_multiply_forms_give_the_same_words():
+    """The uint64 product (CPU) and the 16-bit split int64 product (devices without uint64 mul) agree on every
+    word, incl. the extremes, and through whole draws."""
+    g = np.random.default_rng(7)
+    c = torch.tensor(g.integers(0, 1 << 32, 4096).tolist() + [0, 1, M32, M32 - 1, 1 << 31])
+    for m in (_rng.PHILOX_M0, _rng.PHILOX_M1):
+        for a, b in zip(_rng._mulhilo_u64(c, m), _rng._mulhilo_split(c, m)):
+            assert torch.equal(a, b)
+        assert [(int(h) << 32) | int(l) for h, l in zip(*_rng._mulhilo_split(c, m))] == [int(x) * m for x in c]
+    key = _rng.derive_key([1, 2], ROLE_DATA)
+    t = torch.tensor([[3], [4]])
+    words = [_rng._int_blocks(5, 100, t, t * 0, key[0][:, None], key[1][:, None], mulhilo=f)
+             for f in (_rng._mulhilo_u64, _rng._mulhilo_split)]
+    assert all(torch.equal(a, b) for a, b in zip(*words))
