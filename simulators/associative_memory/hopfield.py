@@ -92,11 +92,11 @@ def dense_bit_error(xi: torch.Tensor, k: int, probes: int) -> torch.Tensor:
     """
     R, P, N = xi.shape
     probes = min(probes, P)
-    errs = torch.zeros(R, dtype=torch.float64)
+    errs = torch.zeros(R, dtype=torch.float64, device=xi.device)
     for nu in range(probes):                                                    # probes are few (<= 8)
         s = xi[:, nu, :]                                                        # [R, N]
         m = torch.einsum("rpn,rn->rp", xi, s)                                   # [R, P]
         a = m[:, :, None] - xi * s[:, None, :]                                  # [R, P, N] a_μi
         delta = ((a + xi) ** k - (a - xi) ** k).sum(1)                          # [R, N]
         errs += (torch.sign(delta) != s).to(torch.float64).mean(1)
-    return errs / probes
+    return (errs / probes).cpu()

@@ -91,7 +91,7 @@ def sample_uniforms(seeds, n0: int, n1: int, keys, *, device=None) -> torch.Tens
 
 def inverse_cdf(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Token indices of uniforms u [R, n] under p ([N] or [R, N]): the smallest x with CDF(x) > u, [R, n] long."""
-    cdf = torch.cumsum(p.to(torch.float64), -1)
+    cdf = torch.cumsum(p.to(u.device, torch.float64), -1)
     cdf[..., -1] = 1.0
     cdf = cdf.expand(u.shape[0], -1).contiguous()
     return torch.searchsorted(cdf, u.contiguous(), right=True).clamp_(max=cdf.shape[-1] - 1)
@@ -108,6 +108,8 @@ def sample_counts(seeds, p: torch.Tensor, T: int, *keys, device=None, chunk: int
     one = isinstance(seeds, int)
     seeds = [seeds] if one else seeds
     keys = keys[0] if len(keys) == 1 else keys
+    if device is None and isinstance(seeds, torch.Tensor):
+        device = seeds.device
     R, N = len(seeds), p.shape[-1]
     p = p.to(device)
     counts = torch.zeros(R, N, dtype=torch.float64, device=device)
@@ -155,7 +157,8 @@ def memory_weights(scheme: str, p: torch.Tensor, counts: torch.Tensor | None = N
         return (counts / counts.sum(-1, keepdim=True)).pow(rho)
     P = _n_stored(d, c, counts.shape[-1])
     # stable ordering by count, ties broken towards the more probable (smaller) token
-    order = torch.argsort(-counts - torch.linspace(0, 0.5, counts.shape[-1], dtype=counts.dtype), dim=-1)
+    order = torch.argsort(-counts - torch.linspace(0, 0.5, counts.shape[-1], dtype=counts.dtype,
+                                                   device=counts.device), dim=-1)
     q = torch.zeros_like(counts)
     q.scatter_(-1, order[..., :P], 1.0)
     return q * (counts > 0)
