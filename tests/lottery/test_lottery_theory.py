@@ -70,3 +70,24 @@ def test_lottery_silu_pair_coefficients_closed_form_at_zero_bias():
     c0, c2, c4 = theory.mirror_pair_coefficients(1.3, 0.0, 0.7, "silu")
     assert abs(float(c0)) < 1e-15 and abs(float(c2) - 0.7 * 1.3 ** 2 / 2) < 1e-12
     assert abs(float(c4) + 0.7 * 1.3 ** 4 / 24) < 1e-12
+
+
+@pytest.mark.parametrize("target", ["x2", "sin", "exp"])
+def test_approximation_exponent_equals_the_slope_of_piecewise_linear_interpolation(target):
+    """Independent of the exponent code: the best piecewise-linear fit of a C² target with N knots has error
+    ∝ h² f'' ∝ N^(−2), i.e. MSE ∝ N^(−4) in d = 1 (Sharma & Kaplan's 4/d). Measured here as the local log-log
+    slope of the interpolation MSE of the target on [−1, 1] between N = 64 and 128 pieces (fine-grid quadrature),
+    which must equal `predicted_exponent(..., "approximation")` within 0.02 (4/(d+1) = 2 or 2/d = 2 are far off).
+    The ensembling exponent 1 is the variance of a mean of N i.i.d. ticket residuals, Var ∝ N^(−1)."""
+    f = {"x2": lambda x: x * x, "sin": np.sin, "exp": np.exp}[target]
+    xs = np.linspace(-1, 1, 200_001)
+    mse = []
+    for n in (64, 128):                                   # n intervals (n + 1 knots): h = 2/n
+        knots = np.linspace(-1, 1, n + 1)
+        mse.append(np.mean((np.interp(xs, knots, f(knots)) - f(xs)) ** 2))
+    slope = -np.log(mse[1] / mse[0]) / np.log(128 / 64)
+    pred = theory.predicted_exponent(LotteryConfig(target=target), "approximation").value
+    assert pred == pytest.approx(slope, abs=0.02)
+    assert theory.ensemble_variance_exponent() == pytest.approx(
+        -np.log(np.var(np.random.default_rng(0).standard_normal((4000, 64)).mean(1)) /
+                np.var(np.random.default_rng(1).standard_normal((4000, 16)).mean(1))) / np.log(4), abs=0.15)
