@@ -90,10 +90,10 @@ class OverparamConfig:
     Exponent rows: the retained fraction (T0/d)^n = (d/T0)^−n vs d/T0 at each n in n_values."""
 
     d: int = 32
-    T0_values: tuple[int, ...] = (8, 12, 16, 24)
+    T0_values: tuple[int, ...] = (4, 8, 16, 24)
     n_values: tuple[int, ...] = (1, 2, 3, 4)
     seeds: int = 32
-    reps: int = 8
+    reps: int = 24
     tolerance: float = 0.05
 
     def __post_init__(self):

@@ -496,7 +496,8 @@ def analyze_gen(cfg: TailGenConfig, records):
     for n in cfg.n_values:
         y = _matrix(records, cfg, lambda p: p["n"] == n, Ts, "T")
         exact = theory.generations_error(cfg.beta, x, cfg.T0, n, cfg.vocab)
-        zall = max(zall, _pointwise(table, f"n = {n}", Ts, y, exact, "T"))
+        sd = theory.generations_error_sd_bound(cfg.beta, x, cfg.T0, n, cfg.vocab)
+        zall = max(zall, _pointwise(table, f"n = {n}", Ts, y, exact, "T", sd_bound=sd))
         if n == 0:
             rows.append(_row(x, y, exact, Prediction(theory.hutter_exponent(cfg.beta), regime="clean (n = 0)",
                                                      reference=theory.REF_GEN), "error (n = 0)", "T samples",
@@ -520,7 +521,7 @@ register(Experiment(
     description="tails: Hutter model trained on generation-n synthetic data (each generation = empirical law of T0 samples)",
     config_cls=TailGenConfig,
     scales={"smoke": {**_TAIL_SMOKE, "T0": 200, "n_values": (0, 1, 2, 4)}, "default": {},
-            "paper": {"vocab": 10 ** 6, "T0": 10_000, "T_values": tuple(2 ** k for k in range(4, 22)), "seeds": 128,
+            "paper": {"vocab": 10 ** 6, "T0": 4000, "T_values": tuple(2 ** k for k in range(4, 22)), "seeds": 128,
                       "n_values": (0, 1, 2, 4, 8, 16, 32, 64)}},
     plan=plan_gen, run_batch=run_gen, analyze=analyze_gen, default_dtype=torch.float64,
     predictions="clean: 1−1/β (0.5); floor vs n: −(1−1/β) (grows as (n/T0)^(1−1/β))",

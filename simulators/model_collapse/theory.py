@@ -356,12 +356,27 @@ def generations_error(beta: float, T, T0: int, n: int, vocab: int):
     """Exact E_n(T): Hutter model on T samples of the generation-n law (each generation = the empirical law of
     T0 samples of the previous one; generation 0 = p), tested on p. Wright–Fisher count chain (module
     docstring); n = 0 is the clean law. Cost O(n T0² + V·window). T array -> like T."""
+    p, U = _generations_unseen(beta, T, T0, n, vocab)
+    return (p[:, None] * U).sum(0).reshape(np.shape(T))
+
+
+def generations_error_sd_bound(beta: float, T, T0: int, n: int, vocab: int):
+    """SD of one draw of the generation-n Hutter error in the diagonal form sqrt(Σ_i p_i² m_i(1 − m_i)),
+    m_i = P(token i unseen) (exact marginals from the Wright–Fisher chain). The neglected cross-covariances of
+    the unseen indicators are ≤ 0 given q, and the Wright–Fisher counts are negatively correlated, so this is
+    the conservative diagonal (an SE floor for the pointwise checks, as `hutter_error_sd_bound`)."""
+    p, U = _generations_unseen(beta, T, T0, n, vocab)
+    return np.sqrt((p[:, None] ** 2 * U * (1 - U)).sum(0)).reshape(np.shape(T))
+
+
+def _generations_unseen(beta, T, T0, n, vocab):
+    """(p [V], P(token i unseen after T samples of generation n) [V, J])."""
     beta = check_beta(beta)
     vocab, T0, n = _int("vocab", vocab, 1), _int("T0", T0, 1, 20_000), _int("n", n, 0, 1000)
-    T = _T(T)
+    T = _T(T).reshape(-1)
     p = zipf_probs(vocab, beta)
     if n == 0:
-        return hutter_error(p, p, T)
+        return p, np.exp(T[None, :] * np.log1p(-np.minimum(p, 1.0 - 1e-16))[:, None])
     c = np.arange(T0 + 1, dtype=float)
     with np.errstate(divide="ignore"):
         g = np.exp(T.reshape(1, -1) * np.log1p(-np.minimum(c / T0, 1 - 1e-300))[:, None])   # f_T(c) [T0+1, J]
@@ -372,7 +387,7 @@ def generations_error(beta: float, T, T0: int, n: int, vocab: int):
         M = stats.binom.pmf(c[None, :], T0, c[:, None] / T0)                          # M[c, c']
         for _ in range(n - 1):
             g = M @ g
-    return (p[:, None] * _binom_expect(p, T0, g)).sum(0).reshape(T.shape)
+    return p, _binom_expect(p, T0, g)
 
 
 def generations_floor_exponent(beta: float) -> float:

@@ -68,3 +68,10 @@ def test_pointwise_check_catches_a_wrong_curve():
     bad = exp.analyze(cfg, [registry.Record(r.key, r.point, {"error": 1.25 * r.metrics["error"]}) for r in recs])
     assert all("all within" in n for n in good.notes if "SE" in n)
     assert any("NOT all within" in n for n in bad.notes if "SE" in n)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_scale_builds_a_valid_config(name):
+    exp = registry._REGISTRY[name]
+    for scale in ("smoke", "default", "paper"):
+        assert exp.plan(exp.config(scale))

@@ -214,3 +214,12 @@ def test_asymptotic_laws():
 def test_theory_refuses_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_generations_sd_bound_holds():
+    """The diagonal SD of the generation-n Hutter error is >= its Monte-Carlo SD (n = 2)."""
+    V, T0, E, Ts = 500, 60, 1500, [4, 16, 64]
+    p = zipf_probs(V, 2.0)
+    e = model.generations_errors(list(range(E)), [0] * E, p=torch.tensor(p), T0=T0, n_values=[2], T_values=Ts,
+                                 tag=94).numpy()[:, 0]
+    assert np.all(e.std(0) <= 1.1 * theory.generations_error_sd_bound(2.0, np.array(Ts, float), T0, 2, V))
