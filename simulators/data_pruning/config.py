@@ -65,7 +65,7 @@ class PruningConfig:
     min_alpha_prune: float = 1.0
     rel_tol: float = 0.03
     z_tol: float = 3.0
-    solver_tol: float = 1e-12
+    solver_tol: float = 1e-10
 
     def __post_init__(self):
         for name in ("alpha_tot", "fs", "rules", "thetas", "finite_N"):

@@ -90,27 +90,36 @@ def _max_step(v: torch.Tensor, dv: torch.Tensor) -> torch.Tensor:
     return ratio.amin(dim=1).clamp(max=1.0)
 
 
-def polish(Z: torch.Tensor, s: torch.Tensor, lam: torch.Tensor):
+def polish(Z: torch.Tensor, s: torch.Tensor, lam: torch.Tensor, *, rounds: int = 4, tol: float = 1e-10):
     """Exact solution on the support set read off an interior-point iterate.
 
     Support vectors are the rows with λ > s (near the optimum λ_i s_i = μ → 0, so λ ≫ s on active rows and
-    λ ≪ s elsewhere); at most k = min(P, N) of them (generic position). On that set S the KKT system is the
-    equality-constrained problem min ½|w|² s.t. Z_S w = 1: λ_S = (Z_S Z_Sᵀ)⁻¹ 1 (one step of iterative
-    refinement), w = Z_Sᵀ λ_S, so stationarity and complementarity hold to rounding by construction; the caller
-    accepts it only if λ_S ≥ 0 and Z w ≥ 1 − tol on every row (the full KKT check).
-    Returns (w [E, N], lam_full [E, P])."""
+    λ ≪ s elsewhere); candidates are the k = min(P, N) rows with the largest λ/(λ + s). On a set S the KKT system is
+    the equality-constrained problem min ½|w|² s.t. Z_S w = 1: λ_S = (Z_S Z_Sᵀ)⁻¹ 1 (two refinement steps),
+    w = Z_Sᵀ λ_S, so stationarity and complementarity hold to rounding by construction. A degenerate row (active
+    with a near-zero multiplier, λ ≈ s) can be misread: `rounds` active-set corrections add candidates that w
+    violates (Z_i w < 1 − tol) and drop rows with λ < 0, then re-solve. The caller accepts the result only if the
+    full KKT check passes. Returns (w [E, N], lam_full [E, P])."""
     E, P, N = Z.shape
     k = min(P, N)
     score = lam / (lam + s)
     top, idx = torch.topk(score, k, dim=1)
+    Zc = torch.gather(Z, 1, idx[..., None].expand(E, k, N))                    # [E, k, N] candidates
+    Gc = torch.bmm(Zc, Zc.transpose(1, 2))
     m = (top > 0.5).to(Z.dtype)                                                  # [E, k] support mask
-    Zs = torch.gather(Z, 1, idx[..., None].expand(E, k, N)) * m[..., None]
-    G = torch.bmm(Zs, Zs.transpose(1, 2)) + torch.diag_embed(1.0 - m)           # padded rows: identity
-    L, _ = torch.linalg.cholesky_ex(G)
-    ls = torch.cholesky_solve(m[..., None], L)
-    ls = ls + torch.cholesky_solve(m[..., None] - torch.bmm(G, ls), L)          # iterative refinement
-    ls = ls[..., 0] * m
-    w = torch.bmm(Zs.transpose(1, 2), ls[..., None])[..., 0]
+    for r in range(rounds + 1):
+        G = Gc * m[:, :, None] * m[:, None, :] + torch.diag_embed(1.0 - m)      # masked rows: identity
+        L, _ = torch.linalg.cholesky_ex(G)
+        ls = torch.cholesky_solve(m[..., None], L)
+        for _ in range(2):                                                       # iterative refinement
+            ls = ls + torch.cholesky_solve(m[..., None] - torch.bmm(G, ls), L)
+        ls = ls[..., 0] * m
+        w = torch.bmm(Zc.transpose(1, 2), ls[..., None])[..., 0]
+        if r == rounds:
+            break
+        Zw = torch.bmm(Zc, w[..., None])[..., 0]
+        m = torch.where((m == 0) & (Zw < 1 - tol), torch.ones_like(m), m)      # add violated candidates
+        m = torch.where((m == 1) & (ls < 0), torch.zeros_like(m), m)           # drop negative multipliers
     lam_full = torch.zeros_like(lam).scatter(1, idx, ls)
     return w, lam_full
 
@@ -123,7 +132,7 @@ def _kkt_ok(Z, w, lam, tol):
     return feas & dual & finite
 
 
-def max_margin(Z: torch.Tensor, *, tol: float = 1e-12, polish_gap: float = 1e-8, max_iter: int = 100,
+def max_margin(Z: torch.Tensor, *, tol: float = 1e-10, polish_gap: float = 1e-8, max_iter: int = 100,
                check_every: int = 2):
     """Batched hard-margin SVM without bias: w* = argmin ½|w|² s.t. Z w ≥ 1. Z: [E, P, N] (float64 advised).
 
@@ -152,7 +161,7 @@ def max_margin(Z: torch.Tensor, *, tol: float = 1e-12, polish_gap: float = 1e-8,
         if it % check_every == 0:
             try_now = (~frozen) & (gap <= polish_gap)
             if bool(try_now.any()):
-                wp, lp = polish(Z, s, lam)
+                wp, lp = polish(Z, s, lam, tol=tol)
                 ok = try_now & _kkt_ok(Z, wp, lp, tol)
                 w_out = torch.where(ok[:, None], wp, w_out)
                 lam_out = torch.where(ok[:, None], lp, lam_out)
@@ -178,7 +187,9 @@ def max_margin(Z: torch.Tensor, *, tol: float = 1e-12, polish_gap: float = 1e-8,
         sigma = (mu_aff / mu) ** 3
         dw, ds, dlam = direction(s * lam + ds * dlam - (sigma * mu)[:, None])     # corrector
         a = 0.99 * torch.minimum(_max_step(s, ds), _max_step(lam, dlam))
-        keep = frozen[:, None]                        # frozen instances keep their values (their M may be singular)
+        # frozen instances keep their values (their M may be singular); an instance whose gap is already at the
+        # IPM's floor (1e-14) stops moving too: past it the normal equations only add rounding noise (or NaN)
+        keep = (frozen | (gap < 1e-14) | ~torch.isfinite(a))[:, None]
         w = torch.where(keep, w, w + a[:, None] * dw)
         s = torch.where(keep, s, s + a[:, None] * ds)
         lam = torch.where(keep, lam, lam + a[:, None] * dlam)
@@ -207,7 +218,7 @@ def overlap_error(w: torch.Tensor, T: torch.Tensor) -> tuple[torch.Tensor, torch
 
 
 def solve_instances(seeds, N: int, alpha_tot: float, f: float, rules, thetas_deg, *, device=None,
-                    tol: float = 1e-12, chunk_bytes: int | None = 64 << 20) -> dict:
+                    tol: float = 1e-10, chunk_bytes: int | None = 64 << 20) -> dict:
     """One batch: instances e = (seeds[e], rules[e], thetas_deg[e]) at a common (α_tot, f) (so a common P).
     Returns per-instance tensors (CPU, float64): eps, R, kappa (= 1/|w|), iterations, gap, kkt residuals."""
     from .._batch import chunk_ranges

@@ -103,3 +103,15 @@ def test_config_refuses_bad_input_with_one_line(field, value):
         PruningConfig(**{field: value})
     msg = str(e.value)
     assert "\n" not in msg and field in msg
+
+
+def test_degenerate_support_row_is_recovered():
+    """Regression (default run, seed 11, N = 200, α = 6): one active row with a near-zero multiplier (λ ≈ s in
+    the IPM) was missed by the support read-off; the polish's active-set correction adds it. Without the
+    correction the instance never passed the KKT check (feasibility violated by 3.8e-6) and ended in NaN."""
+    Z, T = model.build_examples([11], 200, 1200, 1200, ["random"], [0.0])
+    w, lam, info = model.max_margin(Z)
+    assert bool(info["converged"].all())
+    wr = model.reference_max_margin(Z[0].numpy())
+    assert np.linalg.norm(w[0].numpy() - wr) / np.linalg.norm(wr) < 1e-8
+    assert float(model.kkt_report(Z, w, lam)["feasibility"].max()) < 1e-10
