@@ -93,7 +93,7 @@ class OverparamConfig:
     T0_values: tuple[int, ...] = (4, 8, 16, 24)
     n_values: tuple[int, ...] = (1, 2, 3, 4)
     seeds: int = 32
-    reps: int = 24
+    reps: int = 48
     tolerance: float = 0.05
 
     def __post_init__(self):

@@ -67,10 +67,15 @@ def _pointwise(table, label, xs, y, exact, xname="x", exact_kind="exact", sd_bou
     return zmax
 
 
-def _row(x, y, curve, pred, quantity, axis, tol, window="auto", note=""):
+def _row(x, y, curve, pred, quantity, axis, tol, window="auto", note="", boot_tol=False):
+    """One exponent row. boot_tol (curves that are not exact, i.e. the ridge deterministic equivalent): the
+    tolerance is max(tol, 2 × the bootstrap SE of the fitted exponent), stated in the note."""
     x = np.asarray(x, float)
     fit = fit_power_law(x, y, window=window, agg="mean")
     ws = window_slope(x, curve, fit.window)
+    if boot_tol and 2 * fit.stderr > tol:
+        note = (note + "; " if note else "") + f"tolerance 2 × bootstrap SE = {2 * fit.stderr:.3f} (> {tol:g})"
+        tol = 2 * fit.stderr
     note = (f"window rule: {fit.window_rule}; kept [{fit.window[0]:.4g}, {fit.window[1]:.4g}] ({fit.n_points} "
             f"points); asymptotic exponent {pred.value:.3f}" + (f"; {note}" if note else ""))
     return compare(fit, pred, quantity=quantity, axis=axis, tolerance=tol, theory_window_slope=ws,
@@ -302,16 +307,17 @@ def analyze_ridge(cfg: RidgeScalingConfig, records):
             worst = max(worst, float(np.max((np.abs(m - de) - Z_MAX * se) / de)))    # beyond 3 SE, relative
             if n == 0:
                 rows.append(_row(x, y, de, Prediction(fast, regime="clean, λ = T^−ℓ_crit", reference=ref),
-                                 "ridge error (n = 0)", "T samples", cfg.tolerance))
+                                 "ridge error (n = 0)", "T samples", cfg.tolerance, boot_tol=True))
             elif sc == "clean" and n == max(cfg.n_values):
                 rows.append(_row(x, y, de, Prediction(grow, regime="collapse-dominated, λ = T^−ℓ_crit", reference=ref),
                                  f"ridge error (n = {n}, clean λ)", "T samples", cfg.tolerance,
-                                 window="last_decades:1", note="negative exponent: the error grows with T"))
+                                 window="last_decades:1", note="negative exponent: the error grows with T",
+                                 boot_tol=True))
             elif sc == "adaptive" and n == min(k for k in cfg.n_values if k > 0):
                 xe = theory.effective_T(x, _c(cfg, n), cfg.sigma)
                 rows.append(_row(xe, y, de, Prediction(fast, regime="adaptive λ = T_eff^−ℓ_crit", reference=ref),
                                  f"ridge error (n = {n}, adaptive λ)", "effective T_eff = (1/T + c_n/σ²)^−1",
-                                 cfg.tolerance, note=f"T_eff ∈ [{xe[0]:.3g}, {xe[-1]:.3g}]"))
+                                 cfg.tolerance, note=f"T_eff ∈ [{xe[0]:.3g}, {xe[-1]:.3g}]", boot_tol=True))
     ell = theory.critical_ridge_exponent(cfg.beta, cfg.r)
     notes.append(f"ℓ_crit = β/(1+2βr) = {ell:.4f}; clean rate 2βr/(1+2βr) = {fast:.4f}; collapse-dominated rate "
                  f"−1/(1+2βr) = {grow:.4f}; c_n = nσ0²/(T0−d−1).")
