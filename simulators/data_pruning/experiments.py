@@ -253,20 +253,22 @@ def analyze_rules(cfg, records):
                     boots = boots[np.isfinite(boots)]
                     se = float(np.std(boots, ddof=1)) if len(boots) > 2 else float("nan")
                     thc = theory_crossover(f, th, lo=x[0], hi=x[-1])
-                    # the measured crossover interpolates between grid points: its allowance adds the interpolation
-                    # error of the theory curves themselves on the same grid
+                    # the measured crossover interpolates the mean curves between grid points (log-linear): the
+                    # verdict holds it to the same interpolation applied to the theory curves on the same grid
+                    # (the analogue of a window slope); the exact theory crossover is printed beside it
                     th_interp = crossover(x, np.array([_theory(a, f, "hard", th) - _theory(a, f, "easy", th) for a in x]))
-                    tol = max(cfg.z_tol * se, abs(th_interp - thc)) if math.isfinite(se) else float("nan")
-                    err = abs(meas - thc)
+                    tol = cfg.z_tol * se if math.isfinite(se) else float("nan")
+                    err = abs(meas - th_interp)
                     lo_, hi_ = (np.quantile(boots, [0.025, 0.975]) if len(boots) > 2 else (float("nan"),) * 2)
                     rows.append(Comparison(
                         quantity=f"crossover α_tot where keep-hard overtakes keep-easy (f = {f:g}, θ = {th:g}°)",
                         axis="α_tot", measured_exponent=meas, ci95=(float(lo_), float(hi_)), theory_exponent=thc,
                         abs_error=err, tolerance=tol, passed=bool(err <= tol), fit_window=(x[0], x[-1]),
-                        n_points=len(x), reference=theory.REFERENCE, regime="easy wins when scarce, hard when abundant",
-                        note=f"not an exponent: the α_tot where the mean curves cross (log-linear interpolation); "
-                             f"tolerance = max({cfg.z_tol:g} bootstrap SE = {cfg.z_tol * se:.3f}, grid-interpolation "
-                             f"error of the theory curves {abs(th_interp - thc):.3f})"))
+                        n_points=len(x), theory_window_slope=th_interp, reference=theory.REFERENCE,
+                        regime="easy wins when scarce, hard when abundant",
+                        note=f"not an exponent: the α_tot where the mean curves cross (log-linear interpolation on the "
+                             f"grid); verdict vs the theory curves crossed the same way ({th_interp:.3f}; exact theory "
+                             f"crossover {thc:.3f}), tolerance {cfg.z_tol:g} bootstrap SE over seeds"))
                     cross.append({"f": f, "theta": th, "measured": meas, "theory": thc, "theory_on_grid": th_interp,
                                   "bootstrap_se": se})
     notes.append("Keep-easy wins at small α_tot (its examples carry the teacher's direction), keep-hard at large "
@@ -445,7 +447,7 @@ register(Experiment(
     description="max-margin teacher–student perceptron, no pruning: ε vs α_tot against the replica curve (αε → 0.50)",
     config_cls=PruningConfig,
     scales={"smoke": {**_SMOKE, "alpha_tot": (1.0, 2.0, 4.0)},
-            "default": {"alpha_tot": (1.0, 1.5, 2.0, 3.0, 4.0, 6.0), "finite_N": (100,)},
+            "default": {"alpha_tot": (1.0, 2.0, 3.0, 4.0, 6.0), "finite_N": (100,)},
             "paper": {"N": 1000, "seeds": 100, "alpha_tot": (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0),
                       "finite_N": (250, 500)}},
     plan=plan_unpruned, run_batch=run_batch, analyze=analyze_unpruned, figures=figures_unpruned,
@@ -457,7 +459,7 @@ register(Experiment(
     description="ε vs pool size α_tot for keep-hard and keep-easy pruning (perfect metric), crossover measured vs theory",
     config_cls=PruningConfig,
     scales={"smoke": {**_SMOKE, "alpha_tot": (2.0, 4.0, 8.0), "fs": (0.5,), "rules": ("hard", "easy")},
-            "default": {"alpha_tot": (2.0, 3.0, 4.5, 6.5, 9.5), "fs": (0.25, 0.5), "rules": ("hard", "easy")},
+            "default": {"alpha_tot": (2.0, 3.5, 6.0, 10.0), "fs": (0.25, 0.5), "rules": ("hard", "easy")},
             "paper": {"N": 1000, "seeds": 100, "alpha_tot": (2.0, 3.0, 4.5, 6.5, 9.5, 14.0, 20.0, 30.0),
                       "fs": (0.1, 0.25, 0.5, 0.75), "rules": ("hard", "easy")}},
     plan=plan_rules, run_batch=run_batch, analyze=analyze_rules, figures=figures_rules,
@@ -469,7 +471,7 @@ register(Experiment(
     description="Pareto frontier min_f ε vs α_prune for keep-hard, perfect (θ = 0) and imperfect (θ = 10°) metric",
     config_cls=PruningConfig,
     scales={"smoke": {**_SMOKE, "alpha_tot": (1.0, 2.0, 4.0), "fs": (0.25, 1.0), "rules": ("hard",), "thetas": (0.0, 10.0)},
-            "default": {"alpha_tot": (1.0, 2.0, 3.0, 4.0), "fs": (0.1, 0.3, 1.0), "rules": ("hard",),
+            "default": {"alpha_tot": (1.0, 2.0, 3.0), "fs": (0.1, 0.3, 1.0), "rules": ("hard",),
                         "thetas": (0.0, 10.0)},
             "paper": {"N": 1000, "seeds": 100, "alpha_tot": (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0),
                       "fs": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0), "rules": ("hard",), "thetas": (0.0, 10.0, 20.0)}},
@@ -483,7 +485,7 @@ register(Experiment(
     description="ε vs kept fraction f at fixed α_tot for probe angles θ ∈ {0, 10, 20, 30}°, keep-hard and keep-easy",
     config_cls=PruningConfig,
     scales={"smoke": {**_SMOKE, "alpha_tot": (4.0,), "fs": (0.5, 1.0), "rules": ("hard", "easy"), "thetas": (0.0, 20.0)},
-            "default": {"alpha_tot": (6.0,), "fs": (0.2, 0.5, 1.0), "rules": ("hard", "easy"),
+            "default": {"alpha_tot": (5.0,), "fs": (0.2, 0.5, 1.0), "rules": ("hard", "easy"),
                         "thetas": (0.0, 10.0, 20.0, 30.0)},
             "paper": {"N": 1000, "seeds": 100, "alpha_tot": (6.0, 12.0), "fs": (0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0),
                       "rules": ("hard", "easy"), "thetas": (0.0, 10.0, 20.0, 30.0)}},
