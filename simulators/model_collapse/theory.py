@@ -289,7 +289,10 @@ def tail_cut_error(beta: float, T, k: int, vocab: int):
     k = min(k, vocab)
     w = np.arange(1, vocab + 1, dtype=float) ** -beta
     zk, zv = w[:k].sum(), w.sum()
-    head = expected_error_infinite_capacity(k, beta, T) * (zk / zv)
+    if k == 1:                          # q = δ_1: the only token is seen as soon as T >= 1
+        head = (T == 0).astype(float) * (zk / zv)
+    else:
+        head = expected_error_infinite_capacity(k, beta, T) * (zk / zv)
     out = head + w[k:].sum() / zv
     return float(out) if out.ndim == 0 else out
 

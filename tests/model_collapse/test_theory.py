@@ -223,3 +223,47 @@ def test_generations_sd_bound_holds():
     e = model.generations_errors(list(range(E)), [0] * E, p=torch.tensor(p), T0=T0, n_values=[2], T_values=Ts,
                                  tag=94).numpy()[:, 0]
     assert np.all(e.std(0) <= 1.1 * theory.generations_error_sd_bound(2.0, np.array(Ts, float), T0, 2, V))
+
+
+# ============================================================================ properties of the closed forms
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(d=st.integers(1, 40), extra=st.integers(2, 200), n=st.integers(0, 30), s=st.floats(0, 3), s0=st.floats(0.01, 3))
+def test_ols_chain_error_properties(d, extra, n, s, s0):
+    """Linear in n with slope σ0²d/(T0−d−1); decreasing in T0; n = 0 independent of σ0."""
+    T0 = T = d + extra
+    e0, e1 = theory.ols_chain_error(d, T, T0, n, s, s0), theory.ols_chain_error(d, T, T0, n + 1, s, s0)
+    assert e1 - e0 == pytest.approx(s0 ** 2 * d / (T0 - d - 1), rel=1e-9)
+    assert theory.ols_chain_error(d, T, T0 + 1, n + 1, s, s0) < e1
+    assert theory.ols_chain_error(d, T, T0, 0, s, s0) == theory.ols_chain_error(d, T, T0, 0, s, 2 * s0)
+
+
+@given(d=st.integers(2, 200), frac=st.floats(0.01, 0.99), n=st.integers(0, 20))
+def test_overparam_error_in_unit_interval_and_increasing(d, frac, n):
+    T0 = max(1, min(d - 1, int(frac * d)))
+    e = theory.overparam_chain_error(d, T0, n)
+    assert 0 <= e < 1 and theory.overparam_chain_error(d, T0, n + 1) >= e
+
+
+@given(n=st.integers(1, 200))
+def test_accumulate_below_replace_and_limit(n):
+    acc, rep = theory.accumulate_error(8, 32, [n], 1.0)[0], theory.replace_error(8, 32, [n], 1.0)[0]
+    assert acc <= rep + 1e-12 and acc < theory.accumulate_limit(8, 32, 1.0)
+
+
+@given(beta=st.floats(1.2, 4.0), T0=st.integers(5, 60), n=st.integers(0, 5))
+def test_generations_error_nondecreasing_in_n(beta, T0, n):
+    """C_n is a martingale and c ↦ (1 − c/T0)^T convex, so E_n(T) is nondecreasing in n (Jensen)."""
+    T = np.array([3.0, 30.0])
+    a = theory.generations_error(beta, T, T0, n, 200)
+    b = theory.generations_error(beta, T, T0, n + 1, 200)
+    assert np.all(b >= a - 1e-12)
+
+
+@given(beta=st.floats(1.2, 4.0), k=st.integers(1, 300))
+def test_tail_cut_error_decreases_in_T_to_the_tail_mass(beta, k):
+    T = np.array([1.0, 10.0, 100.0, 1e4, 1e9])
+    e = theory.tail_cut_error(beta, T, k, 300)
+    p = zipf_probs(300, beta)
+    assert np.all(np.diff(e) <= 1e-15) and e[-1] >= p[min(k, 300):].sum() - 1e-12
