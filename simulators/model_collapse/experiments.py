@@ -5,6 +5,7 @@ Every measured exponent is a `fit_power_law` fit (agg = "mean": the theory is an
 seeds) of simulated errors; theory enters only as the prediction, the theory-curve slope over the same window
 (the verdict target) and the pointwise expectations of the tables (z = (mean − exact)/SE over seeds).
 A seed is the bootstrap unit: its value is the mean of its `reps` chains (regression) or one chain (tails).
+Regression chains run in the run's dtype (default float64); tail probabilities and CDFs are always float64.
 """
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def run_ols(cfg: OLSGenConfig, points, ctx):
             continue
         lam, w0 = _spectrum(sp, cfg.d, cfg.beta)
         e = model.ols_chain_errors(S, R, d=cfg.d, T0=cfg.T0, T=cfg.T, n_max=cfg.n_max, sigma=cfg.sigma,
-                                   sigma0=cfg.sigma0, lam=lam, w0=w0, tag=tag, device=ctx.device)
+                                   sigma0=cfg.sigma0, lam=lam, w0=w0, tag=tag, device=ctx.device, dtype=ctx.dtype)
         res[sp] = e.reshape(len(seeds), cfg.reps, -1).mean(1).cpu().numpy()
     return [{"error": float(res[p["spectrum"]][seeds.index(p["seed"]), p["n"]])} for p in points]
 
@@ -157,7 +158,7 @@ def run_over(cfg: OverparamConfig, points, ctx):
     res = {}
     for t in sorted({p["T0"] for p in points}):
         e, nrm = model.overparam_chain_errors(S, R, d=cfg.d, T0=t, n_max=max(cfg.n_values), device=ctx.device,
-                                              return_norm=True)
+                                              dtype=ctx.dtype, return_norm=True)
         res[t] = [x.reshape(len(seeds), cfg.reps, -1).mean(1).cpu().numpy() for x in (e, nrm)]
     return [{"error": float(res[p["T0"]][0][seeds.index(p["seed"]), p["n"]]),
              "retained": float(res[p["T0"]][1][seeds.index(p["seed"]), p["n"]])} for p in points]
@@ -209,7 +210,7 @@ def run_rep(cfg: ReplaceConfig, points, ctx):
     seeds = sorted({p["seed"] for p in points})
     S, R = _seed_reps(cfg, seeds)
     rep, acc = model.replace_accumulate_errors(S, R, d=cfg.d, T0=cfg.T0, n_max=cfg.n_max, sigma0=cfg.sigma0,
-                                               device=ctx.device)
+                                               device=ctx.device, dtype=ctx.dtype)
     res = {sc: e.reshape(len(seeds), cfg.reps, -1).mean(1).cpu().numpy() for sc, e in (("replace", rep), ("accumulate", acc))}
     return [{"error": float(res[p["scheme"]][seeds.index(p["seed"]), p["n"] - 1])} for p in points]
 
@@ -275,7 +276,8 @@ def run_ridge(cfg: RidgeScalingConfig, points, ctx):
     lam, tw = theory.power_spectrum(cfg.d, cfg.beta, cfg.r)
     e = model.ridge_chain_errors(S, R, d=cfg.d, T0=cfg.T0, n_values=cfg.n_values, T_values=cfg.T_values,
                                  ridges=torch.tensor(_ridge_grid(cfg)), sigma=cfg.sigma, sigma0=cfg.sigma0,
-                                 lam=torch.tensor(lam), w0=torch.tensor(np.sqrt(tw / lam)), device=ctx.device)
+                                 lam=torch.tensor(lam), w0=torch.tensor(np.sqrt(tw / lam)), device=ctx.device,
+                                 dtype=ctx.dtype)
     e = e.reshape(len(seeds), cfg.reps, *e.shape[1:]).mean(1).cpu().numpy()          # [S, J, N, 2]
     J, N = {T: j for j, T in enumerate(cfg.T_values)}, {n: i for i, n in enumerate(cfg.n_values)}
     return [{"error": float(e[seeds.index(p["seed"]), J[p["T"]], N[p["n"]], SCHEDULES.index(p["schedule"])])}
