@@ -4,8 +4,9 @@ Every random number toyscale draws comes from here. The generator is Philox4x32-
 Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC'11; the Random123 library), a keyed bijection of a
 128-bit counter: `philox4x32_10(counter, key)` maps four 32-bit counter words and two 32-bit key words to four
 32-bit output words. Words are held in int64 tensors (values in [0, 2**32)); the 32x32 -> 64-bit products are
-computed either as one unsigned 64-bit product (< 2**64: no wrap-around; CPU) or split into 16-bit halves of
-the multiplier so no intermediate exceeds 2**49 (devices without uint64 mul): no overflow anywhere.
+computed as c * (m - 2**32) (|.| < 2**63 because both Philox multipliers exceed 2**31) with c * 2**32 folded
+into the high word (`_mulhilo`; the 16-bit split form `_mulhilo_split` is kept as its tested reference):
+no int64 overflow anywhere, the same words on every device.
 
 Mapping (RNG_VERSION = "philox4x32-10/1"; any change to it changes RNG_VERSION):
 
@@ -50,7 +51,6 @@ must be independent (uniform and normal draws with the same arguments share thei
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 from typing import Sequence
@@ -81,35 +81,17 @@ def _mulhilo_split(c: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]
     return hi, t & M32
 
 
-def _mulhilo_u64(c: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same words from one unsigned 64-bit product (c, m < 2**32: c * m < 2**64, no wrap-around), read
-    back through an int64 view for the shifts (torch has no uint64 shift). ~2.5x faster on CPU."""
-    p = (c.view(torch.uint64) * m).view(torch.int64)
-    return (p >> 32) & M32, p & M32
-
-
-_MULHILO: dict = {}
-
-
-def _mulhilo_for(device: torch.device):
-    """uint64 products where torch implements them on this device (checked once against the split form),
-    else the split int64 form. Both give the same words (tested)."""
-    kind = device.type
-    if kind not in _MULHILO:
-        fn = _mulhilo_split
-        try:
-            c = torch.tensor([M32, 0x89ABCDEF, 1, 0], dtype=torch.int64, device=device)
-            if all(torch.equal(a, b) for a, b in zip(_mulhilo_u64(c, PHILOX_M0), _mulhilo_split(c, PHILOX_M0))):
-                fn = _mulhilo_u64
-        except (RuntimeError, NotImplementedError, TypeError):
-            pass
-        _MULHILO[kind] = fn
-    return _MULHILO[kind]
+def _mulhilo(c: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hi, lo) 32-bit words of c * m for int64 tensors c in [0, 2**32) and a constant 2**31 < m < 2**32, in
+    4 int64 ops without overflow: p = c * (m - 2**32) has |p| < 2**63 (here |m - 2**32| < 0.2 * 2**32), and
+    c * m = p + c * 2**32, so lo = p mod 2**32 and hi = c + floor(p / 2**32) (arithmetic shift)."""
+    p = c * (m - (1 << 32))
+    return (p >> 32) + c, p & M32
 
 
 def _philox_words(c0, c1, c2, c3, k0, k1, rounds: int = ROUNDS, mulhilo=None):
     """Philox4x32-R (R = 10) on four broadcastable int64 word tensors (the counter) and two key-word tensors."""
-    mulhilo = mulhilo or _mulhilo_for(c0.device)
+    mulhilo = mulhilo or _mulhilo
     for r in range(rounds):
         if r:
             k0 = (k0 + PHILOX_W0) & M32
@@ -302,8 +284,7 @@ def _compiled_int_blocks():
         fn = None
         if os.environ.get("TOYSCALE_RNG_COMPILE", "0") == "1":
             try:
-                fn = torch.compile(functools.partial(_int_blocks, mulhilo=_mulhilo_split), dynamic=True,
-                                   fullgraph=True)
+                fn = torch.compile(_int_blocks, dynamic=True, fullgraph=True)
             except Exception:                                   # noqa: BLE001 - no compiler: eager
                 fn = None
         _COMPILED["fn"] = fn

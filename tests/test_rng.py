@@ -371,16 +371,17 @@ def test_compiled_cpu_path_gives_the_eager_numbers(monkeypatch):
 
 
 def test_both_multiply_forms_give_the_same_words():
-    """The uint64 product (CPU) and the 16-bit split int64 product (devices without uint64 mul) agree on every
-    word, incl. the extremes, and through whole draws."""
+    """The 4-op product c·(m − 2**32) (`_mulhilo`) and the 16-bit split form agree with the exact 64-bit
+    product on every word, incl. the extremes, and through whole draws; no intermediate reaches 2**63."""
     g = np.random.default_rng(7)
     c = torch.tensor(g.integers(0, 1 << 32, 4096).tolist() + [0, 1, M32, M32 - 1, 1 << 31])
     for m in (_rng.PHILOX_M0, _rng.PHILOX_M1):
-        for a, b in zip(_rng._mulhilo_u64(c, m), _rng._mulhilo_split(c, m)):
-            assert torch.equal(a, b)
-        assert [(int(h) << 32) | int(l) for h, l in zip(*_rng._mulhilo_split(c, m))] == [int(x) * m for x in c]
+        assert 1 << 31 < m < 1 << 32 and M32 * abs(m - (1 << 32)) < 1 << 63
+        exact = [int(x) * m for x in c]
+        for f in (_rng._mulhilo, _rng._mulhilo_split):
+            assert [(int(h) << 32) | int(lo) for h, lo in zip(*f(c, m))] == exact
     key = _rng.derive_key([1, 2], ROLE_DATA)
     t = torch.tensor([[3], [4]])
     words = [_rng._int_blocks(5, 100, t, t * 0, key[0][:, None], key[1][:, None], mulhilo=f)
-             for f in (_rng._mulhilo_u64, _rng._mulhilo_split)]
+             for f in (_rng._mulhilo, _rng._mulhilo_split)]
     assert all(torch.equal(a, b) for a, b in zip(*words))
