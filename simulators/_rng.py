@@ -186,7 +186,6 @@ _SQRT_HALF = math.sqrt(0.5)
 _TWO_PI = 2.0 * math.pi
 _ATANH_C = [1.0 / (2 * k + 1) for k in range(12)]                          # log1p(f) = 2s Σ s^2k/(2k+1)
 _SIN_C = [(-1.0) ** k / math.factorial(2 * k + 1) for k in range(9)]      # |θ| <= π/4: error < 1e-17
-_COS_C = [(-1.0) ** k / math.factorial(2 * k) for k in range(10)]
 _MANT = (1 << 52) - 1
 
 
@@ -220,7 +219,7 @@ def _sincos_turn(mb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     th = x.mul_(_TWO_PI)
     t2 = th * th
     sn = _horner(t2, _SIN_C).mul_(th)
-    cs = _horner(t2, _COS_C)
+    cs = (1.0 - sn * sn).sqrt_()                                            # cos >= sqrt(1/2) here: ~1 ulp
     qm = q & 3
     swap = (qm & 1) == 1
     c = torch.where(swap, sn, cs)
