@@ -1,8 +1,11 @@
 """Instance-axis helpers shared by every family: per-instance RNG and grids of swept values.
 
-Per-instance RNG: an instance's random draws depend only on (seed, role, extra keys), never on which other
-instances share its batch. `instance_generator` derives a CPU `torch.Generator` from
-`numpy.random.SeedSequence([seed, role, *keys])` (no Python `hash()`: it is salted per process).
+Per-instance RNG: an instance's random draws depend only on (seed, role, extra keys, counter), never on which
+other instances share its batch. `stacked_randn` draws them through `simulators._rng` (Philox4x32-10,
+counter-based, on the run's device, vectorised over instances: one call, no loop over seeds).
+`instance_generator` / `derive_seed` (a CPU `torch.Generator` seeded from
+`numpy.random.SeedSequence([seed, role, *keys])`) are the former per-instance streams, kept only for the
+families not yet migrated to `_rng`.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
+
+from . import _rng
 
 # Roles: one integer per kind of random draw, so init and data streams never share a stream.
 ROLE_INIT = 1
@@ -38,14 +43,13 @@ def instance_generator(seed: int, role: int, *keys: int) -> torch.Generator:
 
 
 def stacked_randn(seeds: Sequence[int], role: int, shape: Sequence[int], *, dtype=torch.float32,
-                  device=None, keys: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
-    """`[E, *shape]` standard normals, instance e drawn from its own generator (seed[e], role, *keys[e]).
-    Drawn in float64 on CPU then cast, so float32 and float64 runs see the same underlying numbers."""
-    out = torch.empty((len(seeds), *shape), dtype=torch.float64)
-    for e, s in enumerate(seeds):
-        g = instance_generator(s, role, *(keys[e] if keys else ()))
-        out[e] = torch.randn(*shape, generator=g, dtype=torch.float64)
-    return out.to(dtype=dtype, device=device)
+                  device=None, keys: Sequence[Sequence[int]] | None = None, counter=0,
+                  steps: int | None = None) -> torch.Tensor:
+    """`[E, *shape]` standard normals, instance e from its own Philox stream (seeds[e], role, *keys[e]) at
+    `counter` (int or [E] tensor; with `steps`: [E, steps, *shape], step j at counter + j), drawn on `device`
+    in one vectorised call (`simulators._rng.normal`). Float64 Box-Muller then cast, so float32 and float64
+    runs see the same underlying numbers, on every device."""
+    return _rng.normal(seeds, role, shape, keys=keys, counter=counter, steps=steps, device=device, dtype=dtype)
 
 
 def grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:

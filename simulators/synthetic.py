@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from ._batch import ROLE_NOISE, derive_seed
+from . import _rng
+from ._batch import ROLE_NOISE
 from .harness.compare import Prediction, compare
 from .harness.fit import fit_power_law, window_slope
 from .harness.registry import Analysis, Experiment, register
@@ -69,9 +71,11 @@ def plan(cfg: SyntheticConfig) -> list[list[dict]]:
 
 
 def run_batch(cfg: SyntheticConfig, points, ctx) -> list[dict]:
-    """ε for point (seed, i) comes from its own stream derive_seed(seed, ROLE_NOISE, i): batch-independent."""
+    """ε for point (seed, i) is the first normal of its own Philox stream (seed, ROLE_NOISE, i), all points in
+    one call (`simulators._rng`): batch-independent."""
     x = np.array([p["x"] for p in points])
-    eps = np.array([np.random.default_rng(derive_seed(p["seed"], ROLE_NOISE, p["i"])).standard_normal() for p in points])
+    eps = _rng.normal([p["seed"] for p in points], ROLE_NOISE, (), keys=[(p["i"],) for p in points],
+                      dtype=torch.float64).numpy()
     loss = cfg.prefactor * x ** (-cfg.exponent) * np.exp(cfg.noise * eps) + cfg.floor
     return [{"loss": float(v)} for v in loss]
 

@@ -10,9 +10,9 @@ applied to each bucket in chunks of instances whose dense buffers stay cache-siz
 
 Independence: the loss is summed over instances, Adam is per-element and the learning-rate schedule is a
 function of the step only, so net e's trajectory does not depend on its batch-mates (test:
-`test_lottery_batched_matches_single`). Initialisation is drawn per net from
-`instance_generator(seed, ROLE_INIT, N)` (float64 on CPU, then cast), so float32 and float64 runs and
-CPU and CUDA runs start from the same numbers.
+`test_lottery_batched_matches_single`). Initialisation is drawn for all nets of a bucket in one call from
+their Philox streams (seed, ROLE_INIT, N) (`simulators._rng`, float64 on the run's device, then cast), so
+float32 and float64 runs and CPU and CUDA runs start from the same numbers.
 
 Init: PyTorch's default `nn.Linear` (kaiming-uniform with a=√5 ⇒ U(±1/√fan_in) for weights and biases):
 w, b ~ U(−1, 1) (fan_in 1), v, c ~ U(±1/√N), all times `init_scale`.
@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 import kernels
-from simulators._batch import ROLE_INIT, chunk_ranges, instance_generator
+from simulators import _rng
+from simulators._batch import ROLE_INIT, chunk_ranges
 
 from .config import TARGETS, LotteryConfig
 
@@ -68,9 +69,8 @@ class TwoLayerNets(nn.Module):
         self.width, self.activation, self.backend = int(width), activation, backend
         self.seeds = [int(s) for s in seeds]
         E, N = len(self.seeds), self.width
-        u = torch.empty(E, 3 * N + 1, dtype=torch.float64)
-        for e, s in enumerate(self.seeds):  # once per instance at init: a loop over E is fine here
-            u[e] = torch.rand(3 * N + 1, generator=instance_generator(s, ROLE_INIT, N), dtype=torch.float64)
+        u = _rng.uniform(self.seeds, ROLE_INIT, (3 * N + 1,), keys=[(N,)] * E, device=device,
+                         dtype=torch.float64)                          # [E, 3N + 1] in (0, 1)
         u = (2 * u - 1) * init_scale                                   # U(−1, 1) · scale
         bound2 = 1.0 / math.sqrt(N)
         self.w = nn.Parameter(u[:, :N].to(dtype=dtype, device=device))

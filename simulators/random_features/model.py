@@ -1,8 +1,9 @@
 """Batched simulators: random-feature regression (ridge, ridgeless, gradient flow, GD) and PLRF one-pass SGD.
 
 Shapes: E instances (sizes × seeds × hyper-parameters), M latent dim, N features, P samples, T checkpoints.
-Every instance owns its features and data, drawn from its own generator keyed by (seed, role, size keys)
-(`simulators._batch`), so an instance's numbers never depend on its batch-mates. Different sizes are
+Every instance owns its features and data, drawn from its own Philox stream keyed by (seed, role, size keys)
+(`simulators._rng`, on the run's device, one call for all instances), so an instance's numbers never depend
+on its batch-mates. Different sizes are
 different batches (the experiments bucket by shape) or, for PLRF SGD, zero-padded columns (exact: padded
 units get zero input and zero gradient). Losses are population losses in closed form:
 linear features -> (w − θ)ᵀΛ(w − θ) with θ = Fᵀv/√N; ReLU / erf -> arc-cosine / arcsine kernels;
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 import kernels
+from simulators import _rng
 from simulators._batch import ROLE_DATA, ROLE_FEATURES, ROLE_NOISE, stacked_randn
 
 ACTIVATIONS = ("linear", "relu", "erf", "tanh")
@@ -184,12 +186,18 @@ def plrf_problem(v: int, alpha: float, beta: float, *, dtype=torch.float64, devi
 
 
 def plrf_features(seeds, ds: Sequence[int], v: int, *, dtype, device) -> torch.Tensor:
-    """W [E, v, d_max], W_ij ~ N(0, 1/d_e) in the first d_e columns, zeros after (padding)."""
+    """W [E, v, d_max], W_ij ~ N(0, 1/d_e) in the first d_e columns, zeros after (padding). One draw for all
+    instances: instance e's column j is its Philox elements j·v .. (j+1)·v − 1 of (seeds[e], ROLE_FEATURES,
+    d_e), so its numbers do not depend on d_max (its batch-mates)."""
+    if len(seeds) != len(ds):
+        raise ValueError(f"plrf_features: {len(seeds)} seeds but {len(ds)} widths d")
     dmax = max(ds)
-    W = torch.zeros(len(seeds), v, dmax, dtype=dtype, device=device)
-    for e, (s, d) in enumerate(zip(seeds, ds)):
-        W[e, :, :d] = stacked_randn([s], ROLE_FEATURES, (v, d), dtype=dtype, device=device, keys=[(d,)])[0] / math.sqrt(d)
-    return W
+    d = torch.as_tensor(list(ds), dtype=torch.int64, device=device)
+    G = stacked_randn(seeds, ROLE_FEATURES, (dmax, v), dtype=dtype, device=device, keys=d[:, None])  # [E, d_max, v]
+    keep = torch.arange(dmax, device=device)[None, :] < d[:, None]                      # [E, d_max]
+    scale = torch.where(keep, 1.0 / d.to(torch.float64).sqrt()[:, None], torch.zeros((), dtype=torch.float64,
+                                                                                     device=device))
+    return G.mul_(scale.to(dtype)[:, :, None]).transpose(1, 2).contiguous()             # [E, v, d_max]
 
 
 def plrf_loss(theta, W, D, b) -> torch.Tensor:
@@ -201,9 +209,10 @@ def plrf_loss(theta, W, D, b) -> torch.Tensor:
 def plrf_sgd(W, D, b, seeds, lr, B: int, checkpoints: Sequence[int], *, chunk: int = 256, backend=None):
     """One-pass SGD, constant lr γ, batch B (sum over the batch, PPXP24 Eq. 3), θ_0 = 0, all E at once.
 
-    θ <- θ − γ Σ_i z_i (z_iᵀθ − x_iᵀb), z_i = Wᵀx_i, x_i ~ N(0, D) fresh each step. Instance e's data
-    stream is drawn from (seeds[e], ROLE_DATA, chunk index): instances sharing a seed share the stream
-    (common random numbers across d; a batch-mate never changes it). Returns P at `checkpoints` [E, T].
+    θ <- θ − γ Σ_i z_i (z_iᵀθ − x_iᵀb), z_i = Wᵀx_i, x_i ~ N(0, D) fresh each step. The batch of step t of
+    instance e is drawn from (seeds[e], ROLE_DATA) at counter t (counter-based: it does not depend on `chunk`
+    or on earlier steps): instances sharing a seed share the stream (common random numbers across d; a
+    batch-mate never changes it). Returns P at `checkpoints` [E, T].
     """
     E, v, dmax = W.shape
     theta = torch.zeros(E, dmax, dtype=W.dtype, device=W.device)
@@ -211,10 +220,14 @@ def plrf_sgd(W, D, b, seeds, lr, B: int, checkpoints: Sequence[int], *, chunk: i
     cps = sorted(set(int(c) for c in checkpoints))
     out, ci, sD = [], 0, D.sqrt()
     R = cps[-1]
+    useeds = sorted(set(int(s) for s in seeds))          # instances sharing a seed share its stream: draw once
+    key = _rng.derive_key(useeds, ROLE_DATA, device=W.device)                     # once, on the device
+    inv = torch.tensor([useeds.index(int(s)) for s in seeds], device=W.device)
     for start in range(0, R, chunk):
         n = min(chunk, R - start)
-        Xc = stacked_randn(seeds, ROLE_DATA, (chunk, B, v), dtype=W.dtype, device=W.device,
-                           keys=[(start // chunk,)] * E)[:, :n] * sD             # [E, n, B, v]
+        Xc = _rng.normal_from_key(key, (B, v), counter=start, steps=n, dtype=W.dtype).mul_(sD)  # [U, n, B, v]
+        if len(useeds) < E:
+            Xc = Xc.index_select(0, inv)                                          # [E, n, B, v]
         Zc = kernels.bmm_epilogue(Xc.reshape(E, n * B, v), W, None, backend=backend).reshape(E, n, B, dmax)
         Yc = Xc @ b                                                               # [E, n, B]
         for i in range(n):
