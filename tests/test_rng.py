@@ -385,3 +385,17 @@ def test_both_multiply_forms_give_the_same_words():
     words = [_rng._int_blocks(5, 100, t, t * 0, key[0][:, None], key[1][:, None], mulhilo=f)
              for f in (_rng._mulhilo, _rng._mulhilo_split)]
     assert all(torch.equal(a, b) for a, b in zip(*words))
+
+
+def test_plrf_sgd_draws_step_t_at_counter_t():
+    """The PLRF one-pass SGD data of step t is the Philox draw at counter t: any chunking of the steps (a
+    resumed or chunked run) gives the same trajectory bit for bit, and an instance's features do not depend on
+    its batch-mates' widths (column-major draw)."""
+    from simulators.random_features import model as mdl
+    W = mdl.plrf_features([0, 1, 0], [16, 32, 32], 64, dtype=torch.float64, device="cpu")
+    assert torch.equal(W[0, :, :16], mdl.plrf_features([0], [16], 64, dtype=torch.float64, device="cpu")[0])
+    assert float(W[0, :, 16:].abs().max()) == 0.0
+    D, b = mdl.plrf_problem(64, 1.0, 0.7)
+    ref = mdl.plrf_sgd(W, D, b, [0, 1, 0], 0.1, 2, [0, 5, 40], chunk=256)
+    for chunk in (1, 7):
+        assert torch.equal(mdl.plrf_sgd(W, D, b, [0, 1, 0], 0.1, 2, [0, 5, 40], chunk=chunk), ref)
