@@ -171,7 +171,7 @@ def _check_flags(a) -> None:
 def check_out_dir(out: str) -> None:
     """Refuse an --out that cannot be a run directory: empty, a regular file, under a file, not writable."""
     if out == "" or not out.strip():
-        raise UserError("--out must name a directory, got ''")
+        raise UserError(f"--out must name a directory, got {out!r}")
     p = Path(out)
     if p.exists() and not p.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
