@@ -197,6 +197,7 @@ class TailCutConfig:
         if list(ks) != sorted(set(ks)) or sum(1 for k in ks if k > 0) < 4:
             raise ValueError(f"k_values must be increasing with >= 4 cuts >= 1 (0 = no cut), got {ks!r}")
         object.__setattr__(self, "k_values", tuple(int(k) for k in ks))
+        _beta(self.beta)   # beta's own range first: beta_prime's bound below is relative to it
         if self.beta_prime != 0:
             check_float("beta_prime", self.beta_prime, self.beta, 20.0, lo_open=True)
         _check_tail_common(self)
