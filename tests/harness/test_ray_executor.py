@@ -205,7 +205,8 @@ def test_memory_cap_fits_instances_in_free_device_memory(monkeypatch):
     exp = dataclasses.replace(syn.EXPERIMENT, instance_bytes=lambda cfg: 100 * cfg.n_sizes)
     cfg = exp.config("smoke")
     assert memory_cap(exp, cfg, torch.device("cpu")) is None              # CPU: no cap
-    assert memory_cap(syn.EXPERIMENT, cfg, torch.device("cuda")) is None  # no hook: no cap
+    no_hook = dataclasses.replace(syn.EXPERIMENT, instance_bytes=None)
+    assert memory_cap(no_hook, cfg, torch.device("cuda")) is None         # no hook: no cap
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10_000 * N_SIZES, 20_000 * N_SIZES))
     assert memory_cap(exp, cfg, torch.device("cuda")) == 80               # 0.8 * free / per-instance bytes
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10, 20))
