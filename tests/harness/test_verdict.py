@@ -116,3 +116,15 @@ def test_auto_window_keeps_min_points_and_trims_the_worse_end():
     x, c = _curve_with_end_slopes(1.0, 1.0)
     c[0] *= 5.0                                          # first segment steep (slope +~1.7 deviation): cut lo
     assert auto_window(x, c) == (1, len(x))
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 3), (2, 6), (5, 10)])
+def test_window_slope_includes_both_bounds(lo, hi):
+    """Both window bounds are inclusive (the fit window's recorded x values): on a curved log-log curve the
+    slope over x[lo..hi−1] equals numpy's polyfit over exactly those points (dropping an end changes it)."""
+    x = np.geomspace(1, 1e3, 10)
+    c = np.exp(-np.log(x) ** 2 / 5)
+    ref = -np.polyfit(np.log(x[lo:hi]), np.log(c[lo:hi]), 1)[0]
+    assert window_slope(x, c, (x[lo], x[hi - 1])) == pytest.approx(ref, rel=1e-9)
+    fit = fit_power_law(x, c, window=(x[lo], x[hi - 1]))
+    assert fit.exponent == pytest.approx(ref, rel=1e-9) and fit.n_points == hi - lo
