@@ -122,3 +122,21 @@ def test_frequency_laws_match_the_papers_definitions(n):
     for tau in (1000.0, 400.0):
         ex = np.exp(-j / tau)
         np.testing.assert_allclose(T.frequencies(n, f"exp:{n / tau!r}"), ex / ex.sum(), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("m", [2, 3, 10, 50])
+def test_welch_bound_is_attained_by_the_simplex_frame(m):
+    """Second method: the k = m + 1 vertices of a regular simplex in R^m are an equiangular tight frame, which
+    attains the Welch bound: their squared overlaps are all 1/m² = (k − m)/(m(k − 1)). Built numerically
+    (centred basis vectors of R^(m+1), normalised); also the mean squared overlap of ANY unit-norm tight frame
+    of k vectors equals the bound (Σ_ij ⟨v_i, v_j⟩² = k²/m), checked on the harmonic (DFT) frame k = 2m."""
+    k = m + 1
+    V = np.eye(k) - 1.0 / k
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    G = V @ V.T
+    off = G[~np.eye(k, dtype=bool)] ** 2
+    assert np.allclose(off, float(T.welch_bound(k, m)), rtol=1e-10)
+    k2 = 2 * m
+    F = np.exp(2j * np.pi * np.outer(np.arange(k2), np.arange(m)) / k2) / np.sqrt(m)     # k2 unit vectors in C^m
+    G2 = np.abs(F @ F.conj().T) ** 2
+    assert G2[~np.eye(k2, dtype=bool)].mean() == pytest.approx(float(T.welch_bound(k2, m)), rel=1e-10)
