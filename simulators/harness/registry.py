@@ -45,6 +45,7 @@ from .fieldcheck import ConfigError  # noqa: E402,F401  (defined torch-free so c
 FAMILY_MODULES = (
     "simulators.synthetic",
     "simulators.random_features.experiments",
+    "simulators.random_features.claims",
     "simulators.superposition.experiments",
     "simulators.lottery.experiments",
     "simulators.associative_memory.experiments",
