@@ -17,7 +17,8 @@ duality holds it is checked on the two *measured* exponents: |α̂_N − α̂_P|
 bootstrap sd of the difference (the two fits use independent draws, so the variances add).
 
 A point carries `regime` ("variance" | "model" | "data") plus the sub-experiment's own keys; `run_batch`
-builds the sub-experiment's config from this one (same a, b, M, seeds) and calls its `run_batch`.
+builds the sub-experiment's config from this one (same a, b, M; `seeds` for the resolution rows,
+`variance_seeds` for the variance rows, whose per-seed excess is noisier) and calls its `run_batch`.
 """
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ class FourRegimesConfig:
     M: int = 2560
     Ns: tuple = (16, 23, 32, 45, 64, 91, 128, 181, 256)      # resolution-limited in N (P = ∞)
     Ps: tuple = (16, 23, 32, 45, 64, 91, 128, 181, 256)      # resolution-limited in P (N = ∞, ridgeless)
-    N_fixed: int = 16              # variance-limited in P: excess over L(N, P = ∞)
-    P_fixed: int = 16              # variance-limited in N: excess over L(N = ∞, P)
-    sizes: tuple = (128, 256, 512, 1024)                      # variance-limited sizes (both axes)
-    seeds: int = 16
+    N_fixed: int = 8               # variance-limited in P: excess over L(N, P = ∞)
+    P_fixed: int = 8               # variance-limited in N: excess over L(N = ∞, P)
+    sizes: tuple = (64, 128, 256, 512)                        # variance-limited sizes (both axes)
+    seeds: int = 12                # resolution-limited rows
+    variance_seeds: int = 48       # variance-limited rows (their per-seed excess has sd/mean ≈ 0.4)
 
     def __post_init__(self):
         fc.check_types(self)
@@ -62,6 +64,7 @@ class FourRegimesConfig:
         fc.integer("N_fixed", self.N_fixed, 1, MAX_SIZE)
         fc.integer("P_fixed", self.P_fixed, 1, MAX_SIZE)
         _seeds(self.seeds)
+        fc.integer("variance_seeds", self.variance_seeds, 2, 10_000, note="(bootstrap over seeds)")
         self.sub_configs()       # each reused experiment's own checks (plateau M >= 10 x sizes, size >> fixed)
 
     def sub_configs(self):
@@ -69,7 +72,8 @@ class FourRegimesConfig:
         common = dict(a=self.a, b=self.b, M=self.M, seeds=self.seeds)
         return (ModelLimitedConfig(Ns=self.Ns, activations=("linear",), **common),
                 DataLimitedConfig(Ps=self.Ps, relu_N=4 * min(self.Ps), relu_Ps=(1, min(self.Ps)), **common),
-                VarianceLimitedConfig(N_fixed=self.N_fixed, P_fixed=self.P_fixed, sizes=self.sizes, **common))
+                VarianceLimitedConfig(N_fixed=self.N_fixed, P_fixed=self.P_fixed, sizes=self.sizes,
+                                      **dict(common, seeds=self.variance_seeds)))
 
     @property
     def duality_holds(self) -> bool:
@@ -146,6 +150,7 @@ def four_regimes_figure(cfg, records, analysis, outdir):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axs = plt.subplots(2, 2, figsize=(9, 7.5))
     for ax, row, (regime, axis, title) in zip(axs.ravel(), analysis.rows, _PANELS):
@@ -161,6 +166,7 @@ def four_regimes_figure(cfg, records, analysis, outdir):
                      f"{row.theory_window_slope if row.theory_window_slope is not None else th_e:.3f} "
                      f"{'PASS' if row.passed else 'FAIL'}", fontsize=8)
         ax.set_xlabel(axis or ("N" if regime == "model" else "P")); ax.set_ylabel("excess" if regime == "variance" else "loss")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.legend(fontsize=7)
     d = analysis.tables.get("duality", [{}])[0]
     fig.suptitle(f"Bahri et al.'s four regimes, one teacher (a={cfg.a:g}, b={cfg.b:g}, M={cfg.M}); "
@@ -179,11 +185,13 @@ register(Experiment(
                 "P^-α_P; duality α_N = α_P checked where it holds",
     config_cls=FourRegimesConfig,
     scales={"smoke": dict(M=1280, Ns=(16, 23, 32, 45, 64, 91, 128), Ps=(16, 23, 32, 45, 64, 91, 128), N_fixed=8,
-                          P_fixed=8, sizes=(32, 64, 128, 256), seeds=16),
+                          P_fixed=8, sizes=(32, 64, 128, 256), seeds=16,
+                          variance_seeds=16),
             "default": {},
             "paper": dict(M=40960, Ns=tuple(int(x) for x in np.geomspace(64, 4096, 13)),
                           Ps=tuple(int(x) for x in np.geomspace(64, 4096, 13)),
-                          sizes=(256, 512, 1024, 2048, 4096, 8192), seeds=32)},
+                          N_fixed=16, P_fixed=16,
+                          sizes=(256, 512, 1024, 2048, 4096, 8192), seeds=32, variance_seeds=256)},
     plan=_fr_plan, run_batch=_fr_run, analyze=_fr_analyze, figures=four_regimes_figure,
     predictions="excess ∝ N^-1, P^-1; L ∝ N^-min(a−1,b), P^-min(a−1,2b); α_N = α_P where a−1 ≤ b",
     default_dtype=torch.float64, instance_bytes=_fr_bytes))

@@ -86,7 +86,7 @@ def test_four_regimes_figure_has_four_panels(smoke, tmp_path):
 def test_four_regimes_subset_equals_batch(regime):
     """An instance's numbers do not depend on its batch-mates (each regime reuses its experiment's run_batch)."""
     exp = get_experiment("rf.four_regimes")
-    cfg = exp.config("smoke", {"seeds": 2})
+    cfg = exp.config("smoke", {"seeds": 2, "variance_seeds": 2})
     batch = next(b for b in exp.plan(cfg) if b[0]["regime"] == regime and len(b) >= 2)
     full, one = exp.run_batch(cfg, batch, CTX), exp.run_batch(cfg, [batch[-1]], CTX)
     for k in one[0]:
@@ -97,7 +97,7 @@ def test_four_regimes_subset_equals_batch(regime):
     (dict(M=100), "M"), (dict(a=0.5), "a"), (dict(b=-1.0), "b"), (dict(seeds=1), "seeds"),
     (dict(Ns=(16, 32, 64)), "Ns"), (dict(Ps=(0, 16, 32, 64)), "Ps"), (dict(sizes="big"), "sizes"),
     (dict(N_fixed=0), "N_fixed"), (dict(P_fixed=2.5), "P_fixed"), (dict(sizes=(8, 16, 32, 64)), "sizes"),
-    (dict(M=1.5e3), "M"),
+    (dict(M=1.5e3), "M"), (dict(variance_seeds=1), "variance_seeds"),
 ])
 def test_four_regimes_bad_input_refused(over, field):
     kw = dict(get_experiment("rf.four_regimes").scales["smoke"], **over)
