@@ -105,3 +105,30 @@ def test_four_regimes_bad_input_refused(over, field):
         FourRegimesConfig(**kw)
     msg = str(e.value)
     assert msg.startswith(field) and "\n" not in msg, msg
+
+
+def test_width_gap_control_variate_is_zero_mean_and_removes_the_linear_term():
+    """`width_gap_control_variate` (issue 18 part 2 building block), a=3, b=2, M=256, N=32, t=0.5, 400 draws.
+    (1) Zero mean: |mean C| / se ≤ 4 (a wrong sign or a missing −Σ u_i D_ii v_i offset shifts the mean by
+    ≥ 2 × Σ u_i D_ii v_i, caught at z ≈ 79 here: asserted ≥ 6 via the offset-free variant; measured z of the mean itself ≈ −1.8).
+    (2) It cancels the linear term: var(gap + C) ≤ var(gap) / 10 (measured factor ≈ 34); the wrong sign
+    (gap − C) doubles the linear term (measured var ratio ≈ 3.9 > 1) and is caught."""
+    from simulators.random_features import model as mdl
+    from simulators.random_features import theory as th
+    from simulators.random_features.claims import width_gap_control_variate as cv
+    a, b, M, N, S, t = 3.0, 2.0, 256, 32, 400, 0.5
+    lam, w = mdl.latent_problem(M, a, b)
+    y0 = float((lam * w * w).sum())
+    F = mdl.draw_features(list(range(S)), N, M, dtype=torch.float64, device="cpu", keys=[(N,)] * S)
+    G, c = mdl.population_moments(F, lam, w)
+    L, _ = mdl.flow_losses(G, c, y0, [t])
+    gap = L[:, 0] - float(th.gradient_flow_loss(lam.numpy(), (lam * w * w).numpy(), None, [t])[0])
+    C = cv(F, lam, w, t)
+    se = C.std() / S ** 0.5
+    assert abs(C.mean()) / se <= 4
+    off = 2 * float((lam * w * torch.exp(-t * lam) * t * torch.exp(-t * lam) * lam * w).sum())
+    assert abs(C.mean() + off) / se >= 6          # the offset-free variant is caught
+    assert (gap + C).var() <= gap.var() / 10
+    assert (gap - C).var() > gap.var()
+    with pytest.raises(ValueError, match="^t must be"):
+        cv(F, lam, w, -1.0)
