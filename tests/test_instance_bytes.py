@@ -34,6 +34,8 @@ CASES = {
     "rf.variance_limited": ({}, _max(lambda p: (p["axis"] == "N", p["size"]))),
     "rf.time": ({}, lambda pts: pts[-1]),
     "rf.compute_optimal": ({}, _max(lambda p: p["N"])),
+    "rf.four_regimes": ({"variance_seeds": E}, _max(lambda p: (p["regime"] == "variance", p.get("axis") == "N",
+                                                            p.get("size", 0)))),
     "plrf.loss_curves": ({"steps": 300}, _max(lambda p: p["d"])),
     "plrf.phases": ({}, _max(lambda p: (p.get("curve") is None, p["d"]))),
     "lottery.silu": ({"steps": 10}, _max(lambda p: p["width"])),
