@@ -226,7 +226,7 @@ def test_generations_sd_bound_holds():
 
 
 # ============================================================================ properties of the closed forms
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import example, given, strategies as st  # noqa: E402
 
 
 @given(d=st.integers(1, 40), extra=st.integers(2, 200), n=st.integers(0, 30), s=st.floats(0, 3), s0=st.floats(0.01, 3))
@@ -240,10 +240,14 @@ def test_ols_chain_error_properties(d, extra, n, s, s0):
 
 
 @given(d=st.integers(2, 200), frac=st.floats(0.01, 0.99), n=st.integers(0, 20))
+@example(d=7, frac=0.25, n=20)     # (1/7)^20 < 2^-53: 1 - (T0/d)^n rounds to exactly 1.0 in float64
 def test_overparam_error_in_unit_interval_and_increasing(d, frac, n):
+    """1 − (T0/d)^n lies in [0, 1) exactly; in float64 it may round up to 1.0 once (T0/d)^n < 2^-53, so the
+    float property is 0 ≤ e ≤ 1, = 0 only at n = 0, and nondecreasing in n."""
     T0 = max(1, min(d - 1, int(frac * d)))
     e = theory.overparam_chain_error(d, T0, n)
-    assert 0 <= e < 1 and theory.overparam_chain_error(d, T0, n + 1) >= e
+    assert 0 <= e <= 1 and (e == 0) == (n == 0) and theory.overparam_chain_error(d, T0, n + 1) >= e
+    assert e < 1 or (T0 / d) ** n < 2.0 ** -53
 
 
 @given(n=st.integers(1, 200))
