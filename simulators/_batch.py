@@ -2,17 +2,14 @@
 
 Per-instance RNG: an instance's random draws depend only on (seed, role, extra keys, counter), never on which
 other instances share its batch. `stacked_randn` draws them through `simulators._rng` (Philox4x32-10,
-counter-based, on the run's device, vectorised over instances: one call, no loop over seeds).
-`instance_generator` / `derive_seed` (a CPU `torch.Generator` seeded from
-`numpy.random.SeedSequence([seed, role, *keys])`) are the former per-instance streams, kept only for the
-families not yet migrated to `_rng`.
+counter-based, on the run's device, vectorised over instances: one call, no loop over seeds). Every family
+draws through `_rng`; the former per-instance CPU `torch.Generator` streams are gone.
 """
 from __future__ import annotations
 
 import itertools
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
 import torch
 
 from . import _rng
@@ -24,22 +21,6 @@ ROLE_FEATURES = 3
 ROLE_TEACHER = 4
 ROLE_EMBED = 5
 ROLE_NOISE = 6
-
-
-def derive_seed(seed: int, role: int, *keys: int) -> int:
-    """A 63-bit seed derived deterministically from (seed, role, *keys)."""
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    state = np.random.SeedSequence([int(seed), int(role), *map(int, keys)]).generate_state(2, dtype=np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1])) & ((1 << 63) - 1)
-
-
-def instance_generator(seed: int, role: int, *keys: int) -> torch.Generator:
-    """CPU generator for one instance's draws of one role. Draw on CPU, then `.to(device)`:
-    the numbers are then identical on every device."""
-    g = torch.Generator(device="cpu")
-    g.manual_seed(derive_seed(seed, role, *keys))
-    return g
 
 
 def stacked_randn(seeds: Sequence[int], role: int, shape: Sequence[int], *, dtype=torch.float32,
