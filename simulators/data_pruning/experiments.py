@@ -110,7 +110,7 @@ def pointwise_row(cfg, table_rows, label, axis) -> Comparison:
     worst = max((t["ratio"] for t in held), default=float("nan"))
     ok = bool(held) and all(t["pass"] for t in held)
     zs = [abs(t["z"]) for t in held]
-    return Comparison(quantity=f"ε vs theory pointwise ({label})", axis=axis, measured_exponent=worst,
+    return Comparison(quantity=f"ε vs theory pointwise ({label}): worst |mean − theory| / allowance, pass ≤ 1", axis=axis, measured_exponent=worst,
                       ci95=(worst, worst), theory_exponent=0.0, abs_error=worst, tolerance=1.0, passed=ok,
                       fit_window=(min((t["x"] for t in held), default=float("nan")),
                                   max((t["x"] for t in held), default=float("nan"))),
