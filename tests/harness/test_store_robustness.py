@@ -55,16 +55,29 @@ def test_out_that_cannot_be_a_directory_is_refused(tmp_path, capsys):
     assert f.read_text() == "x"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories (the /proc case above covers root)")
+def _make_unwritable(d: Path) -> tuple[str, callable]:
+    """Make directory `d` really unwritable for this process and return (how, undo). Non-root: mode 0o555. Root
+    bypasses permission bits, so root marks it immutable (`chattr +i`, ext4/xfs/btrfs): the kernel then refuses
+    writes, and `os.access(d, W_OK)` says so, for root too."""
+    if os.geteuid() != 0:
+        d.chmod(0o555)
+        return "chmod 555", lambda: d.chmod(0o755)
+    r = subprocess.run(["chattr", "+i", str(d)], capture_output=True, text=True)
+    assert r.returncode == 0, f"as root this test needs chattr +i to make an unwritable directory: {r.stderr.strip()}"
+    return "chattr +i", lambda: subprocess.run(["chattr", "-i", str(d)], check=True)
+
+
 def test_read_only_out_is_refused(tmp_path, capsys):
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o555)
+    how, undo = _make_unwritable(ro)
     try:
+        assert not os.access(ro, os.W_OK), f"{how} left {ro} writable"
         assert main([*RUN, "--out", str(ro / "run")]) == 2
         _one_line(capsys, "not writable")
+        assert not (ro / "run").exists()
     finally:
-        ro.chmod(0o755)
+        undo()
 
 
 def _bad_stores(tmp_path: Path, good: Path):
