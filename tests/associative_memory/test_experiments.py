@@ -2,14 +2,12 @@
 every memory.* experiment's `instance_bytes` (the runner's CUDA batch sizing) is within 2x of the measured peak
 of a small CPU run and never below it (issue 13, part 7)."""
 import math
-import weakref
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
 from simulators import _rng
+from simulators.harness.dispatch_audit import PeakBytes
 from simulators.harness import get_experiment, run_experiment
 from simulators.harness.registry import RunContext
 
@@ -25,31 +23,8 @@ def test_memory_experiment_runs_at_smoke_and_resumes(name, tmp_path):
 
 
 # ----------------------------------------------------------------- instance_bytes vs measured peak
-class PeakLiveBytes(TorchDispatchMode):
-    """Peak bytes of tensor storages alive at once among those created inside the mode (exact, not RSS)."""
-
-    def __init__(self):
-        super().__init__()
-        self.live, self.cur, self.peak = {}, 0, 0
-
-    def _free(self, key):
-        self.cur -= self.live.pop(key, 0)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor) and t.device.type != "meta":
-                st = t.untyped_storage()
-                if id(st) not in self.live:
-                    self.live[id(st)] = st.nbytes()
-                    self.cur += st.nbytes()
-                    weakref.finalize(st, self._free, id(st))
-                    self.peak = max(self.peak, self.cur)
-        return out
-
-
 def _peak(exp, cfg, batch):
-    with PeakLiveBytes() as mode:
+    with PeakBytes() as mode:
         exp.run_batch(cfg, batch, RunContext())
     return mode.peak
 

@@ -1,46 +1,20 @@
 """`instance_bytes` (the runner's CUDA batch sizing) against the measured peak of a small CPU run on the
-static (device) path, within 2× (issue 13, part 7). The peak is measured exactly, not from RSS: a
-TorchDispatchMode adds every storage an op creates and subtracts it when the storage is freed."""
-import weakref
-
+static (device) path, within 2× (issue 13, part 7). The peak is measured exactly, not from RSS, with
+`dispatch_audit.PeakBytes` (every storage an op creates is added, and subtracted when freed)."""
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
+from simulators.harness.dispatch_audit import PeakBytes
 from simulators.harness import get_experiment
 from simulators.superposition import model as M
-
-
-class PeakLiveBytes(TorchDispatchMode):
-    """Peak bytes of tensor storages alive at once among those created inside the mode."""
-
-    def __init__(self):
-        super().__init__()
-        self.live, self.cur, self.peak = {}, 0, 0
-
-    def _free(self, key):
-        self.cur -= self.live.pop(key, 0)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor) and t.device.type != "meta":
-                st = t.untyped_storage()
-                if id(st) not in self.live:
-                    self.live[id(st)] = st.nbytes()
-                    self.cur += st.nbytes()
-                    weakref.finalize(st, self._free, id(st))
-                    self.peak = max(self.peak, self.cur)
-        return out
 
 
 def _peak(E, n, m, B, law):
     insts = [dict(m=m, gamma=-1.0, law=law, seed=s) for s in range(E)]
     spec = M.TrainSpec(n=n, batch=B, steps=10)
-    with PeakLiveBytes() as mode:
+    with PeakBytes() as mode:
         tr = M.Trainer(insts, spec, dtype=torch.float32, backend="reference", static=True)
-        init_peak, mode.peak = mode.peak, mode.cur
+        init_peak, mode.peak = mode.peak, mode.current
         for t in range(2):
             tr.step(t)
         peak = mode.peak
@@ -48,13 +22,13 @@ def _peak(E, n, m, B, law):
     return peak, init_peak
 
 
-def test_peak_live_bytes_tracks_allocations():
-    with PeakLiveBytes() as mode:
+def test_peak_bytes_tracks_allocations():
+    with PeakBytes() as mode:
         a = torch.zeros(1000, 1000)
         b = a + 1
         del b
         c = torch.ones(500, 1000)
-    assert mode.peak == 8_000_000 and mode.cur == 6_000_000
+    assert mode.peak == 8_000_000 and mode.current == 6_000_000
     del a, c
 
 
