@@ -218,10 +218,11 @@ def run(plants, timeout: int, keep: bool) -> int:
             rc = "timeout"
         finally:
             f.write_text(src)
-        ok = rc not in (0, "timeout")
+        ok = rc == 1                  # pytest: 1 = tests failed; 2-5 (collection/usage error, nothing collected)
+        broken = rc not in (0, 1, "timeout")  # mean the plant's test selection is stale, not that it caught
         caught += ok
         missed += not ok
-        print(f"[{i:2d}] {'CAUGHT' if ok else 'MISSED'}  {pl.name}  ({pl.path}; rc={rc}, {time.time() - t0:.0f} s)",
+        print(f"[{i:2d}] {'CAUGHT' if ok else 'BROKEN' if broken else 'MISSED'}  {pl.name}  ({pl.path}; rc={rc}, {time.time() - t0:.0f} s)",
               flush=True)
     total = caught + missed
     print(f"\ncaught {caught}/{total} ({100 * caught / max(total, 1):.0f}%), missed {missed}, stale {stale}")

@@ -142,10 +142,10 @@ def run_data(cfg: DataConfig, points, ctx):
     out = [None] * len(points)
     fin = [i for i, p in enumerate(points) if p["part"] == "finite"]
     inf = [i for i, p in enumerate(points) if p["part"] == "inf"]
-    ps = {}
+    ps = {a: zipf_probs(cfg.N, a) for a in {points[i]["a"] for i in inf}}
     for T in sorted({points[i]["T"] for i in inf}):        # one call per sample size: all (seed, a) of that T
         idx = [i for i in inf if points[i]["T"] == T]
-        P = torch.stack([ps.setdefault((cfg.N, points[i]["a"]), zipf_probs(cfg.N, points[i]["a"])) for i in idx])
+        P = torch.stack([ps[points[i]["a"]] for i in idx])
         keys = [[T, _akey(points[i]["a"]), 0] for i in idx]
         n = sample_counts([points[i]["seed"] for i in idx], P, T, keys, device=ctx.device)
         for i, e in zip(idx, error_infinite_capacity(n, P.to(ctx.device)).cpu()):

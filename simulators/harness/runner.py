@@ -193,23 +193,18 @@ def _refuse_other_rng(store: ResultStore, name: str, out_dir: Path) -> None:
 def _refuse_other_sweep(store: ResultStore, name: str, cfg: Any, out_dir: Path) -> None:
     """A run dir holds one sweep: another experiment, or this one with another config, is refused (naming
     what the directory holds) unless force_new; otherwise the first sweep's points would be orphaned."""
-    from .store import canonical
+    from .store import _plain, canonical
 
+    plain = _plain(cfg)
     for run in store.runs():
         if run["experiment"] != name:
             raise ConfigError(f"{out_dir} holds a run of {run['experiment']} ({run['scale']} scale), not {name}; "
                               "choose another --out, or pass --force-new to add this sweep beside it")
         if canonical(run["config"]) != canonical(cfg):
-            diff = sorted(k for k in set(run["config"]) | set(_plain_cfg(cfg))
-                          if canonical(run["config"].get(k)) != canonical(_plain_cfg(cfg).get(k)))
+            diff = sorted(k for k in set(run["config"]) | set(plain)
+                          if canonical(run["config"].get(k)) != canonical(plain.get(k)))
             raise ConfigError(f"{out_dir} holds a run of {name} with another config (differs in: "
                               f"{', '.join(diff)}); choose another --out, or pass --force-new")
-
-
-def _plain_cfg(cfg: Any) -> dict:
-    from .store import _plain
-
-    return _plain(cfg)
 
 
 class RunDirLock:
@@ -366,9 +361,10 @@ def report_run_dir(run_dir: str | Path, device: str = "auto") -> list[Experiment
     check_store_dir(run_dir)
     results = []
     with ResultStore(run_dir, readonly=True) as store:
-        if not store.runs():
+        runs = store.runs()
+        if not runs:
             raise ConfigError(f"{run_dir / 'results.sqlite'} holds no run; nothing to report")
-        for run in store.runs():
+        for run in runs:
             overrides = {k: _tuplify(v) for k, v in run["overrides"].items()}
             prep = prepare(run["experiment"], run["scale"], overrides, device, run["dtype"].replace("torch.", ""))
             keys = [k for b in prep.batches for k, _ in b]

@@ -105,7 +105,7 @@ def _fr_analyze(cfg, records):
     ml = ex._ml_analyze(mcfg, by["model"])
     lam, tw = ex._np_problem(cfg)
     x, y = ex._matrix(by["data"], "P")
-    thy = th.ridge_test_error(lam, tw, x, 0.0, 0.0)[1]
+    thy = th.ridge_test_error(lam, tw, x, dcfg.ridge, dcfg.noise)[1]
     dl_row = ex._row(x, y, thy, th.prediction("data", cfg.a, cfg.b), "excess loss (latent regression, N=∞)", "P")
     med, rows = ex._pointwise(x, y, thy, "data (N=∞)")
     an.rows = vl.rows + ml.rows + [dl_row]

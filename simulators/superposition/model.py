@@ -42,9 +42,7 @@ from kernels import bmm_epilogue, resolve_backend
 from .. import _rng
 from .._batch import ROLE_INIT, chunk_ranges
 from . import theory
-from .sampler import ActiveBatch, PaddedBatch, SamplerPlan, draw_active, draw_padded, law_key, make_plan, uniforms
-
-_law_key = law_key    # former name
+from .sampler import ActiveBatch, PaddedBatch, SamplerPlan, draw_active, draw_padded, make_plan, uniforms
 
 
 # --------------------------------------------------------------------------- instances

@@ -68,7 +68,8 @@ def test_welch_bound_limits(m, extra):
     w = float(T.welch_bound(k, m))
     assert 0 < w <= 1 / m
     assert float(T.welch_bound(10 ** 12, m)) == pytest.approx(1 / m, rel=1e-6)     # k → ∞: 1/m
-    assert float(T.welch_bound(max(2, m), m)) == 0.0 if m >= 2 else True          # k <= m: orthogonal
+    if m >= 2:
+        assert float(T.welch_bound(m, m)) == 0.0                                     # k <= m: orthogonal
 
 
 @pytest.mark.parametrize("a, expected", [(0.5, 1.0), (1.2, 1.0), (1.5, 1.0), (1.75, 1.5), (2.0, 2.0), (2.5, 3.0)])
