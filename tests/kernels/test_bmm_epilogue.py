@@ -1,7 +1,7 @@
 """bmm_epilogue: Triton kernel (in the interpreter) vs the PyTorch reference, forward and gradients."""
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kernels import ACTIVATIONS, bmm_epilogue, bmm_epilogue_reference, resolve_backend
@@ -11,15 +11,18 @@ from kernels import ACTIVATIONS, bmm_epilogue, bmm_epilogue_reference, resolve_b
 RTOL = {torch.float32: 2e-5, torch.float64: 1e-12}
 
 
-def rel_rms(x, ref):
-    """FLA get_err_ratio: ||x - ref|| / ||ref|| (0 when both are zero)."""
+def rel_rms(x, ref, scale=None):
+    """FLA get_err_ratio: ||x - ref|| / ||ref|| (0 when both are zero). With `scale`, the denominator is
+    max(||ref||, ||scale||): see `compare_fwd_bwd` for the gradients' natural scale."""
     x, ref = x.detach().double(), ref.detach().double()
     den, err = ref.norm(), (x - ref).norm()
+    if scale is not None:
+        den = torch.maximum(den, scale.detach().double().norm())
     return float(err / den) if den > 0 else float(err)
 
 
-def assert_close_verbose(x, ref, tol, what):
-    r = rel_rms(x, ref)
+def assert_close_verbose(x, ref, tol, what, scale=None):
+    r = rel_rms(x, ref, scale)
     if not r <= tol:
         diff = (x.double() - ref.double()).abs()
         idx = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0])
@@ -41,8 +44,14 @@ def compare_fwd_bwd(E, M, K, N, dtype, activation, with_bias, seed=0):
     tol = RTOL[dtype]
     assert out.shape == ref.shape and out.dtype == ref.dtype
     assert_close_verbose(out, ref, tol, "forward")
-    for name, gr, rg in zip(("grad_a", "grad_b", "grad_bias"), grads, ref_grads):
-        assert_close_verbose(gr, rg, tol, name)
+    # Gradients are measured against their natural scale too: the gradient a unit-slope activation would give
+    # (gout bᵀ, aᵀ gout, Σ gout). Where act'(z) nearly vanishes (GELU's root z ≈ −0.752) a gradient is tiny and
+    # its relative error is the fp32 rounding of z amplified by act''/act' (found at E=M=N=1, K=36, gelu: 3.6e-2
+    # relative, 1.4e-8 of the natural scale); a wrong derivative is still an O(1) error of that scale.
+    with torch.no_grad():
+        natural = (gout @ b.transpose(1, 2), a.transpose(1, 2) @ gout, gout.sum(1))
+    for name, gr, rg, sc in zip(("grad_a", "grad_b", "grad_bias"), grads, ref_grads, natural):
+        assert_close_verbose(gr, rg, tol, name, scale=sc)
 
 
 SHAPES = [(1, 1, 1, 1), (3, 7, 65, 63), (1, 65, 7, 129), (3, 63, 129, 7), (2, 129, 1, 65)]
@@ -64,6 +73,7 @@ def test_bmm_triton_matches_reference_activations(triton_interpreter, activation
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(E=st.integers(1, 3), M=st.integers(1, 70), K=st.integers(1, 70), N=st.integers(1, 70),
        act=st.sampled_from(ACTIVATIONS), bias=st.booleans(), dtype=st.sampled_from([torch.float32, torch.float64]))
+@example(E=1, M=1, K=36, N=1, act="gelu", bias=False, dtype=torch.float32)   # single output near GELU's act' root
 def test_bmm_triton_matches_reference_hypothesis(triton_interpreter, E, M, K, N, act, bias, dtype):
     compare_fwd_bwd(E, M, K, N, dtype, act, bias)
 
