@@ -36,6 +36,10 @@ H = "tests/harness/"
 AMT = "tests/associative_memory/test_theory.py"
 RFT = "tests/random_features/test_theory.py"
 SPT = "tests/superposition/test_superposition_theory.py"
+RNG = "tests/test_rng.py"
+DPT = "tests/data_pruning/test_theory.py"
+MCT = "tests/model_collapse/test_theory.py"
+FCT = "tests/harness/test_fieldcheck.py"
 
 PLANTS = [
     # ------------------------------------------------------------------ harness: fit, CI, window, verdict
@@ -182,6 +186,62 @@ PLANTS = [
     Plant("lottery Adam second moment (1 − β1)", "simulators/lottery/model.py",
           "s = beta2 * s + (1 - beta2) * gt * gt", "s = beta2 * s + (1 - beta1) * gt * gt",
           ("tests/lottery/test_lottery_model.py", "-k", "torch_adam")),
+    # ------------------------------------------------------------------ counter-based RNG (simulators/_rng.py)
+    Plant("Philox multiplier M0 with two digits swapped", "simulators/_rng.py",
+          "PHILOX_M0 = 0xD2511F53", "PHILOX_M0 = 0xD2511F35", (RNG, "-k", "known_answers")),
+    Plant("Philox key schedule bumps k1 by W0", "simulators/_rng.py",
+          "k1 = (k1 + PHILOX_W1) & M32", "k1 = (k1 + PHILOX_W0) & M32", (RNG, "-k", "known_answers")),
+    Plant("Box-Muller cos and sin swapped", "simulators/_rng.py",
+          "return c.mul_(r), s.mul_(r)", "return s.mul_(r), c.mul_(r)", (RNG, "-k", "box_muller")),
+    Plant("sin sign flips on odd quarter turns", "simulators/_rng.py",
+          "sign_s = 1 - 2 * (qm >> 1)", "sign_s = 1 - 2 * (qm & 1)", (RNG, "-k", "box_muller")),
+    Plant("counter words swapped (block <-> step)", "simulators/_rng.py",
+          "_philox_words(b & M32, b >> 32, t_lo, t_hi, k0, k1, mulhilo=mulhilo)",
+          "_philox_words(t_lo, t_hi, b & M32, b >> 32, k0, k1, mulhilo=mulhilo)", (RNG, "-k", "documented_mapping")),
+    Plant("uniform without the half-ulp offset (can be 0)", "simulators/_rng.py",
+          "return m.to(torch.float64).add_(0.5).mul_(2.0 ** -52)", "return m.to(torch.float64).mul_(2.0 ** -52)",
+          (RNG, "-k", "documented_mapping")),
+    # ------------------------------------------------------------------ data pruning: theory and model
+    Plant("Gardner capacity without the +1", "simulators/data_pruning/theory.py",
+          "return 1.0 / ((kappa ** 2 + 1) * _Phi(kappa) + kappa * _phi(kappa))",
+          "return 1.0 / (kappa ** 2 * _Phi(kappa) + kappa * _phi(kappa))", (DPT,)),
+    Plant("keep-hard threshold one-sided (Φ⁻¹(f))", "simulators/data_pruning/theory.py",
+          "return float(special.ndtri((1 + f) / 2)) if f < 1 else math.inf",
+          "return float(special.ndtri(f)) if f < 1 else math.inf", (DPT,)),
+    Plant("pruning pool size α(N − 1)", "simulators/data_pruning/model.py",
+          "P_tot = max(1, int(round(alpha_tot * N)))", "P_tot = max(1, int(round(alpha_tot * (N - 1))))",
+          ("tests/data_pruning/test_model.py",)),
+    Plant("probe direction cos/sin swapped", "simulators/data_pruning/model.py",
+          "torch.cos(th)[:, None] * tu[..., 0] + torch.sin(th)[:, None] * tu[..., 1]",
+          "torch.sin(th)[:, None] * tu[..., 0] + torch.cos(th)[:, None] * tu[..., 1]",
+          ("tests/data_pruning/test_model.py",)),
+    # ------------------------------------------------------------------ model collapse theory
+    Plant("OLS downstream error T − d (not T − d − 1)", "simulators/model_collapse/theory.py",
+          "out = sigma ** 2 * d / (T - d - 1)", "out = sigma ** 2 * d / (T - d)", (MCT, "-k", "ols")),
+    Plant("accumulate sums 1/j (not 1/j²)", "simulators/model_collapse/theory.py",
+          "h2 = np.array([np.sum(1.0 / np.arange(1, int(m) + 1) ** 2)",
+          "h2 = np.array([np.sum(1.0 / np.arange(1, int(m) + 1) ** 1)", (MCT, "-k", "accumulate")),
+    Plant("min-norm chain keeps (T0/d)^(n+1)", "simulators/model_collapse/theory.py",
+          "return float(1.0 - (T0 / d) ** n)", "return float(1.0 - (T0 / d) ** (n + 1))", (MCT, "-k", "overparam")),
+    Plant("tail-cut mass starts one rank late", "simulators/model_collapse/theory.py",
+          "out = head + w[k:].sum() / zv", "out = head + w[k + 1:].sum() / zv", (MCT, "-k", "tail")),
+    # ------------------------------------------------------------------ dispatch audit and field checks
+    Plant("audit: boolean-mask index not flagged", "simulators/harness/dispatch_audit.py",
+          "if isinstance(ix, torch.Tensor) and ix.dtype in (torch.bool, torch.uint8):",
+          "if isinstance(ix, torch.Tensor) and ix.dtype == torch.uint8:", (H + "test_dispatch_audit.py",)),
+    Plant("audit: copy_ direction reversed", "simulators/harness/dispatch_audit.py",
+          "if isinstance(src, torch.Tensor) and not _is_cpu(src.device) and _is_cpu(dst.device):",
+          "if isinstance(src, torch.Tensor) and _is_cpu(src.device) and not _is_cpu(dst.device):",
+          (H + "test_dispatch_audit.py",)),
+    Plant("audit: .item() not flagged", "simulators/harness/dispatch_audit.py",
+          "    if _DATA_DEPENDENT in tags:\n", "    if False:\n", (H + "test_dispatch_audit.py",)),
+    Plant("fieldcheck: bool accepted as int", "simulators/harness/fieldcheck.py",
+          "return isinstance(v, numbers.Integral) and not isinstance(v, bool)",
+          "return isinstance(v, numbers.Integral)", (FCT,)),
+    Plant("fieldcheck: open lower bound admits lo", "simulators/harness/fieldcheck.py",
+          "if lo is not None and (v < lo or (lo_open and v == lo)):", "if lo is not None and v < lo:", (FCT,)),
+    Plant("fieldcheck: non-finite number accepted", "simulators/harness/fieldcheck.py",
+          "if not _is_num(v) or not math.isfinite(v):", "if not _is_num(v):", (FCT,)),
 ]
 
 
