@@ -31,7 +31,8 @@ Mapping (RNG_VERSION = "philox4x32-10/1"; any change to it changes RNG_VERSION):
   (u1, u2): r = sqrt(-2 ln u1), z_{2b} = r cos(2 pi u2), z_{2b+1} = r sin(2 pi u2). ln and (cos, sin) are
   computed here (`_neg2log`, `_sincos_turn`: exact bit-level range reduction, then fixed polynomials, ~5e-16
   relative) from +, -, *, /, sqrt only -- IEEE-754 correctly rounded on every device -- instead of
-  torch.log/cos/sin, whose last bit differs between CPU (SLEEF) and CUDA (libdevice).
+  torch.log/cos/sin, whose last bit differs between CPU (SLEEF) and CUDA (libdevice). (torch.sqrt itself is
+  not correctly rounded on x86 CPUs: `_sqrt` corrects its last bit exactly.)
 * **Cast last**: the float64 values are cast to the requested dtype, so float32 numbers are the float64 numbers
   rounded (for uniforms, a float64 value that rounds to 1.0 in a narrower dtype is clamped to the largest value
   below 1 in that dtype, to stay inside (0, 1)).
@@ -40,11 +41,12 @@ Integer arithmetic up to the bits, exact conversions and correctly rounded float
 the uniforms and the float64 normals identical on every device by construction (tested: the op set of a draw;
 the CUDA comparison runs where a GPU is present).
 
-Speed: one call draws every instance (and, with `steps`, several counters) at once, in cache-sized chunks of
-blocks on CPU (one chunk up to 2**24 blocks on a GPU). Eager torch costs ~10 int64 ops per round and block;
-with TOYSCALE_RNG_COMPILE=1, CPU draws of >= 2**18 blocks run the integer part through torch.compile (the
-same integers by construction; the float part stays eager, see `_compiled_int_blocks`; off by default because
-of its cold compile time). The inductor cache follows TORCHINDUCTOR_CACHE_DIR.
+Speed: one call draws every instance (and, with `steps`, several counters) at once. On CPU (outside a
+TorchDispatchMode) the whole draw runs in `simulators._rng_native`: the same integer and float64 operations in
+C, compiled once with the system C compiler and cached; the same numbers by construction (checked at load and
+in the tests), ~40 ns per normal and ~15 ns per uniform instead of ~300 and ~150 for the eager torch ops. The
+eager torch path is the reference: it runs on GPUs (one chunk up to 2**24 blocks), under dispatch audits, with
+TOYSCALE_RNG_NATIVE=0 or without a C compiler (in cache-sized chunks of blocks on CPU).
 
 A (seed, role, keys, counter) tuple names one stream of blocks: use a different role (or key) for draws that
 must be independent (uniform and normal draws with the same arguments share their bits).
@@ -52,7 +54,6 @@ must be independent (uniform and normal draws with the same arguments share thei
 from __future__ import annotations
 
 import math
-import os
 from typing import Sequence
 
 import torch
@@ -67,8 +68,7 @@ PHILOX_W1 = 0xBB67AE85
 ROUNDS = 10
 KEY_IV = (0x746F7973, 0x63616C65)
 
-_CHUNK_BLOCKS = 1 << 16            # CPU chunk of one call (see `_chunk_blocks`)
-_COMPILE_MIN_BLOCKS = 1 << 18      # CPU draws of at least this many blocks run the compiled `_blocks`
+_CHUNK_BLOCKS = 1 << 16            # CPU chunk of one eager call (see `_chunk_blocks`)
 
 
 def _mulhilo_split(c: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,6 +110,14 @@ def philox4x32_10(counter: torch.Tensor, key: torch.Tensor, *, rounds: int = ROU
     key = torch.as_tensor(key, dtype=torch.int64, device=counter.device)
     if counter.shape[-1] != 4 or key.shape[-1] != 2:
         raise ValueError(f"counter must be [..., 4] and key [..., 2], got {tuple(counter.shape)}, {tuple(key.shape)}")
+    lib = _native_lib(counter.device) if rounds == ROUNDS else None
+    if lib is not None:
+        batch = torch.broadcast_shapes(counter.shape[:-1], key.shape[:-1])
+        c = counter.expand(*batch, 4).contiguous()
+        k = key.expand(*batch, 2).contiguous()
+        out = torch.empty_like(c)
+        lib.toyscale_rng_philox(out.numel() // 4, c.data_ptr(), k.data_ptr(), out.data_ptr())
+        return out
     out = _philox_words(*counter.unbind(-1), *key.unbind(-1), rounds=rounds)
     return torch.stack(torch.broadcast_tensors(*out), dim=-1)
 
@@ -144,9 +152,20 @@ def derive_key(seeds, role: int, keys=None, *, device=None) -> tuple[torch.Tenso
         kx = _as_int64(keys, device, "keys")
         if kx.dim() != 2 or kx.shape[0] != E:
             raise ValueError(f"keys must be [E, k] with E = {E} instances, got shape {tuple(kx.shape)}")
-    n = kx.shape[1]
-    k0 = torch.full((E,), KEY_IV[0], dtype=torch.int64, device=device)
-    k1 = torch.full((E,), KEY_IV[1], dtype=torch.int64, device=device)
+    lib = _native_lib(device)
+    if lib is None:
+        return _derive_key_eager(s, int(role), kx)
+    s, kx = s.contiguous(), kx.contiguous()
+    k0, k1 = torch.empty_like(s), torch.empty_like(s)
+    lib.toyscale_rng_key(E, kx.shape[1], s.data_ptr(), int(role), kx.data_ptr(), k0.data_ptr(), k1.data_ptr())
+    return k0, k1
+
+
+def _derive_key_eager(s: torch.Tensor, role: int, kx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`derive_key` in torch ops: s [E] seeds, kx [E, n] instance keys (int64, checked)."""
+    E, n = kx.shape
+    k0 = torch.full((E,), KEY_IV[0], dtype=torch.int64, device=s.device)
+    k1 = torch.full((E,), KEY_IV[1], dtype=torch.int64, device=s.device)
     cols = [(s, int(role))] + [(kx[:, j], j + 1) for j in range(n)]
     for x, tag in cols:
         w = _philox_words(x & M32, (x >> 32) & M32, torch.full_like(x, tag), torch.full_like(x, n), k0, k1)
@@ -196,6 +215,37 @@ def _horner(x: torch.Tensor, coefs) -> torch.Tensor:
     return p
 
 
+_SPLIT = float((1 << 27) + 1)                                             # Veltkamp's splitter
+
+
+def _two_prod(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(p, e) with p = fl(a·b) and a·b = p + e exactly (Dekker's product from +, -, * only; no FMA; valid for
+    |a|, |b| < 2**995 and products far from underflow, as everywhere here)."""
+    p = a * b
+    ca, cb = a * _SPLIT, b * _SPLIT
+    ah, bh = ca - (ca - a), cb - (cb - b)
+    al, bl = a - ah, b - bh
+    return p, (((ah * bh).sub_(p)).add_(ah * bl).add_(al * bh)).add_(al * bl)
+
+
+def _sqrt(x: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded sqrt of positive normal float64 x. torch.sqrt is not correctly rounded on every CPU
+    (measured: ~0.8 % of values 1 ulp off with the MKL/SLEEF kernels of the x86 wheels; CUDA's is correctly
+    rounded), so its result y (within 1 ulp) is corrected exactly: with y+ and y- the neighbouring doubles, the
+    nearest double to sqrt(x) is y+ iff x > y·y+, y- iff x <= y·y-, else y. (The midpoint m = (y + y+)/2 has
+    m² = y·y+ + u²/4 with u = y+ - y, and x - y·y+ is a multiple of u², so x > m² iff x > y·y+; likewise
+    below with u = y - y-.) The comparison x vs a·b is exact: a·b = p + e (`_two_prod`), x - p is exact
+    (Sterbenz: p is within a factor 2 of x), and x - p > e compares two doubles."""
+    y = torch.sqrt(x)
+    bits = y.view(torch.int64)
+    up, dn = (bits + 1).view(torch.float64), (bits - 1).view(torch.float64)
+    p, e = _two_prod(y, up)
+    go_up = (x - p) > e
+    p, e = _two_prod(y, dn)
+    go_dn = (x - p) <= e
+    return torch.where(go_up, up, torch.where(go_dn, dn, y))
+
+
 def _neg2log(u: torch.Tensor) -> torch.Tensor:
     """-2 ln u for u in (0, 1) float64 (~1e-16 relative): u = 2^e m, m in [sqrt(1/2), sqrt(2)),
     ln m = 2 atanh(s), s = (m - 1)/(m + 1)."""
@@ -219,7 +269,7 @@ def _sincos_turn(mb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     th = x.mul_(_TWO_PI)
     t2 = th * th
     sn = _horner(t2, _SIN_C).mul_(th)
-    cs = (1.0 - sn * sn).sqrt_()                                            # cos >= sqrt(1/2) here: ~1 ulp
+    cs = _sqrt(1.0 - sn * sn)                                               # cos >= sqrt(1/2) here: ~1 ulp
     qm = q & 3
     swap = (qm & 1) == 1
     c = torch.where(swap, sn, cs)
@@ -232,7 +282,7 @@ def _sincos_turn(mb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _box_muller(ma: torch.Tensor, mb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Two float64 normals per block from its two 52-bit integers: u1 = (ma + 0.5)·2**-52, u2 likewise,
     r = sqrt(-2 ln u1), (r cos 2πu2, r sin 2πu2)."""
-    r = _neg2log(_to_unit(ma)).sqrt_()
+    r = _sqrt(_neg2log(_to_unit(ma)))
     c, s = _sincos_turn(mb)
     return c.mul_(r), s.mul_(r)
 
@@ -271,23 +321,13 @@ def _blocks(normal: bool, ints) -> torch.Tensor:
     return torch.stack((ua, ub), dim=-1)
 
 
-_COMPILED: dict = {}
-
-
-def _compiled_int_blocks():
-    """Opt-in (TOYSCALE_RNG_COMPILE=1): `_int_blocks` through torch.compile (inductor, CPU), ~10x faster than
-    eager. Integer ops only, so the same numbers by construction (tested); the float ops stay eager (inductor's
-    float code is not bit-identical to eager: measured 9e-16 differences in the Box-Muller part). Off by default:
-    a cold compile took 40-150 s on the 2-core box; the inductor cache follows TORCHINDUCTOR_CACHE_DIR."""
-    if "fn" not in _COMPILED:
-        fn = None
-        if os.environ.get("TOYSCALE_RNG_COMPILE", "0") == "1":
-            try:
-                fn = torch.compile(_int_blocks, dynamic=True, fullgraph=True)
-            except Exception:                                   # noqa: BLE001 - no compiler: eager
-                fn = None
-        _COMPILED["fn"] = fn
-    return _COMPILED["fn"]
+def _native_lib(device: torch.device):
+    """The C fast path (`simulators._rng_native`) for a CPU draw outside any dispatch mode, else None. Under a
+    TorchDispatchMode (the dispatch audits, FakeTensor tracing) the eager torch ops run so that they are seen."""
+    if device.type != "cpu" or _current_dispatch_mode() is not None:
+        return None
+    from simulators import _rng_native
+    return _rng_native.load()
 
 
 def _current_dispatch_mode():
@@ -295,7 +335,7 @@ def _current_dispatch_mode():
     return _get_current_dispatch_mode()
 
 
-def _draw(kind: str, key, shape, counter, steps, dtype) -> torch.Tensor:
+def _draw(kind: str, key, shape, counter, steps, dtype, native: bool = True) -> torch.Tensor:
     k0, k1 = key
     device = k0.device
     shape = tuple(int(x) for x in ((shape,) if isinstance(shape, int) else shape))
@@ -308,7 +348,17 @@ def _draw(kind: str, key, shape, counter, steps, dtype) -> torch.Tensor:
     nb = (numel + 1) // 2
     R = E * C
     out = torch.empty((R, 2 * nb), dtype=dtype, device=device)
-    if R and nb:
+    lib = _native_lib(device) if native and R and nb else None
+    if lib is not None:                        # the C fast path: the same numbers (module docstring)
+        kr0 = k0[:, None].expand(E, C).reshape(R).contiguous()
+        kr1 = k1[:, None].expand(E, C).reshape(R).contiguous()
+        t = t.reshape(R).contiguous()
+        buf = out if dtype in (torch.float32, torch.float64) else torch.empty((R, 2 * nb), dtype=torch.float64)
+        lib.toyscale_rng_draw(int(kind == "normal"), int(buf.dtype == torch.float32), buf.data_ptr(), R, nb,
+                              kr0.data_ptr(), kr1.data_ptr(), t.data_ptr())
+        if buf is not out:
+            out.copy_(buf)                     # the eager path's float64 -> dtype copy
+    elif R and nb:
         kr0 = k0[:, None].expand(E, C).reshape(R, 1)
         kr1 = k1[:, None].expand(E, C).reshape(R, 1)
         t = t.reshape(R, 1)
@@ -316,17 +366,15 @@ def _draw(kind: str, key, shape, counter, steps, dtype) -> torch.Tensor:
         chunk = _chunk_blocks(device)
         rows = min(R, chunk)
         step = max(1, chunk // rows)
-        ints = _int_blocks
-        if device.type == "cpu" and R * nb >= _COMPILE_MIN_BLOCKS and _current_dispatch_mode() is None:
-            ints = _compiled_int_blocks() or _int_blocks   # (under a dispatch audit the eager ops stay visible)
         for r0 in range(0, R, rows):            # chunks of elements (never one instance at a time unless
             r1 = min(R, r0 + rows)              # a single instance's draw exceeds a chunk)
             for b0 in range(0, nb, step):
                 b1 = min(nb, b0 + step)
-                vals = _blocks(kind == "normal", ints(b0, b1 - b0, t_lo[r0:r1], t_hi[r0:r1], kr0[r0:r1], kr1[r0:r1]))
+                vals = _blocks(kind == "normal", _int_blocks(b0, b1 - b0, t_lo[r0:r1], t_hi[r0:r1], kr0[r0:r1],
+                                                             kr1[r0:r1]))
                 out[r0:r1].view(r1 - r0, nb, 2)[:, b0:b1] = vals
-        if kind == "uniform" and dtype != torch.float64:
-            out.clamp_(max=_below_one(dtype))
+    if R and nb and kind == "uniform" and dtype != torch.float64:
+        out.clamp_(max=_below_one(dtype))
     return out[:, :numel].reshape(E, *(() if steps is None else (C,)), *shape)
 
 
