@@ -36,6 +36,7 @@ import hashlib
 import os
 import platform
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -75,7 +76,7 @@ _C_TEMPLATE = r"""
 static const double ATANH_C[%(n_atanh)d] = {%(atanh)s};
 static const double SIN_C[%(n_sin)d] = {%(sin)s};
 static const double LN2 = %(ln2)s;
-static const double SQRT_HALF = %(sqrt_half)s;
+#define SQRT_HALF_BITS ((int64_t)0x%(sqrt_half_bits)XLL)
 static const double TWO_PI = %(two_pi)s;
 static const double TWO_M52 = %(two_m52)s;
 
@@ -140,9 +141,9 @@ static inline double neg2log(double u)
     int64_t bits; memcpy(&bits, &u, 8);
     int64_t e = (bits >> 52) - 1022;
     int64_t mbits = (bits & MANT) | ((int64_t)1022 << 52);
+    int64_t small = mbits < SQRT_HALF_BITS;          /* m < sqrt(1/2) (positive doubles order as integers) */
+    mbits = mbits + (small << 52);                   /* m * 2, exactly: no branch, so the loop vectorises */
     double m; memcpy(&m, &mbits, 8);
-    int64_t small = m < SQRT_HALF;
-    m = small ? m * 2.0 : m;
     e = e - small;                                   /* e in [-52, 0] */
     double f = m - 1.0;
     double s = f / (f + 2.0);
@@ -217,7 +218,7 @@ def _source() -> tuple[str, str]:
     vals = dict(M0=_rng.PHILOX_M0, M1=_rng.PHILOX_M1, W0=_rng.PHILOX_W0, W1=_rng.PHILOX_W1,
                 IV0=_rng.KEY_IV[0], IV1=_rng.KEY_IV[1], n_atanh=len(_rng._ATANH_C), n_sin=len(_rng._SIN_C),
                 atanh=", ".join(map(h, _rng._ATANH_C)), sin=", ".join(map(h, _rng._SIN_C)),
-                ln2=h(_rng._LN2), sqrt_half=h(_rng._SQRT_HALF), two_pi=h(_rng._TWO_PI), two_m52=h(2.0 ** -52))
+                ln2=h(_rng._LN2), sqrt_half_bits=struct.unpack("<q", struct.pack("<d", _rng._SQRT_HALF))[0], two_pi=h(_rng._TWO_PI), two_m52=h(2.0 ** -52))
     assert _rng.ROUNDS == 10
     digest = hashlib.sha256((_C_TEMPLATE % dict(vals, src_id="0") + "\0".join(flags()) + platform.machine())
                             .encode()).hexdigest()[:16]
