@@ -270,9 +270,10 @@ def _plrf_first_step_drop(alpha, beta, v, d, lr, B):
 
 def test_plrf_first_step_expectation_is_exact():
     """The closed form of E_W[P_0 − P_1] (`_plrf_first_step_drop`, derived in its docstring) against the exact
-    Volterra loss of 400 feature draws (v = 1024, d = 64, B = 2): the mean drop is within 4 SE (SE 0.47% of the
-    drop, measured). Nearest plausible wrong variant: E tr K² without its 1/d terms (the d → ∞ law, as the
-    deterministic equivalent has it) moves the drop by 3.1% = z ≈ 6.6; B² for B(B+1) moves it by 22% (z ≈ 47)."""
+    Volterra loss of 400 feature draws (v = 1024, d = 64, B = 2): the mean drop is within 4 SE (SE 0.46% of the
+    drop, measured; the mean sat −0.17%). Nearest plausible wrong variant: E tr K² without its 1/d terms (the
+    d → ∞ law, as the deterministic equivalent has it) moves the drop by +3.0%, z ≈ 6.4 (asserted rejected at
+    4 SE); B² for B(B+1) moves it by +24% (z ≈ 51)."""
     alpha, beta, v, d, B, S = 0.8, 0.4, 1024, 64, 2, 400
     lr = 0.5 * th.plrf_lr_bound([j ** (-2 * alpha) for j in range(1, d + 1)], B)
     D, b = mdl.plrf_problem(v, alpha, beta)
