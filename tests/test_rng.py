@@ -494,7 +494,7 @@ def test_corrupt_or_partial_cached_library_is_rebuilt(monkeypatch, tmp_path):
     of crashing; the rebuilt library draws the eager numbers."""
     lib = _need_native()
     good = _rng_native.status().split("native: ", 1)[1]
-    _, digest = _rng_native._source()
+    _, digest = _rng_native._source(_rng_native.flag_sets()[0])
     blob = open(good, "rb").read()
     cases = [(b"not an ELF file\n" * 64, False), (blob[: len(blob) // 2], False), (blob[: len(blob) // 2], True)]
     for i, (bad, with_sum) in enumerate(cases):
@@ -522,3 +522,20 @@ def test_native_is_not_used_under_a_dispatch_mode():
     _need_native()
     res = audit(lambda: _rng.normal([1, 2], ROLE_DATA, (64,)))
     assert sum(res.counts.values()) > 100
+
+
+def test_a_flag_set_the_compiler_rejects_falls_back_to_the_next(monkeypatch, tmp_path):
+    """A build that fails (here: a flag the compiler does not know, as an old compiler would reject the AVX-512
+    flags) falls back to the next flag set instead of to the eager path; the result draws the eager numbers."""
+    _need_native()
+    sets = [_rng_native.FLAGS + ("-mno-such-flag-xyz",), _rng_native.FLAGS]
+    monkeypatch.setattr(_rng_native, "flag_sets", lambda: sets)
+    monkeypatch.setenv("TOYSCALE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_rng_native, "_STATE", {})
+    assert _rng_native.load() is not None
+    assert _rng_native.status() == f"native: {tmp_path / ('rng_native-' + _rng_native._source(sets[1])[1] + '.so')}"
+    key = _rng.derive_key([9, 10], ROLE_DATA)
+    assert torch.equal(_rng._draw("normal", key, (77,), 4, None, torch.float32),
+                       _rng._draw("normal", key, (77,), 4, None, torch.float32, native=False))
+    monkeypatch.undo()
+    monkeypatch.setattr(_rng_native, "_STATE", {})
