@@ -130,8 +130,8 @@ def test_crossover_time_interpolates_the_first_upward_crossing():
 
 @pytest.mark.parametrize("over,field", [
     (dict(a=1.0), "a"), (dict(b=0.0), "b"), (dict(M=100), "M"), (dict(Ns=(16, 8, 32, 64)), "Ns"),
-    (dict(Ns=(16, 32, 64)), "Ns"), (dict(t_early=1e3), "t_early"), (dict(t_late=0.5), "t_late"),
-    (dict(t_min=0.0), "t_min"), (dict(t_max=1e999), "t_max"), (dict(t_cv=0.5), "t_cv"), (dict(seeds=1), "seeds"),
+    (dict(Ns=(16, 32, 64)), "Ns"), (dict(t_early=1e3), "t_early"), (dict(t_late=0.2), "t_late"),
+    (dict(t_min=0.0), "t_min"), (dict(t_max=1e999), "t_max"), (dict(t_cv=0.2), "t_cv"), (dict(seeds=1), "seeds"),
     (dict(n_times=2), "n_times"), (dict(a=float("nan")), "a"), (dict(Ns="abc"), "Ns"),
 ])
 def test_bad_input_refused_in_one_line_naming_the_parameter(over, field):
@@ -143,8 +143,8 @@ def test_bad_input_refused_in_one_line_naming_the_parameter(over, field):
 
 
 def test_step_is_gpu_shaped():
-    """The nested draw, the padded Grams, one batched eigh for every width and seed, the control variate: the same
-    ops for E and 8E seeds and no host sync but the eigh's error check (one per batch)."""
+    """The nested draw, the leading-block Grams, one batched eigh per width (over all seeds), the control variate:
+    the same ops for E and 8E seeds and no host sync but the eighs' error checks (one per width per batch)."""
     M, Ns = 64, [4, 6, 8]
 
     def make(E):
@@ -154,7 +154,8 @@ def test_step_is_gpu_shaped():
             F = mdl.draw_features(list(range(E)), max(Ns), M, dtype=DT, device="cpu", keys=[(max(Ns), 1)] * E)
             return wg.simulate(F, lam, w, Ns, [0.1, 1.0, 100.0], t_cv=1.0)
         return step
-    assert_gpu_shaped(make, E_small=2, allowed_syncs={"aten._linalg_eigh.default": 1}, reason="one eigh per batch")
+    assert_gpu_shaped(make, E_small=2, allowed_syncs={"aten._linalg_eigh.default": len(Ns)},
+                      reason="one eigh per width per batch")
 
 
 def test_subset_of_a_batch_gives_the_same_numbers():
@@ -169,7 +170,6 @@ def test_subset_of_a_batch_gives_the_same_numbers():
     assert part[0] == full[3] and part[1] == full[-1]
 
 
-@pytest.mark.slow
 def test_smoke_run_verdicts():
     """Smoke scale end to end: the late row passes (slope vs the DE curve's window slope) and its exponent is
     above the early one by more than both tolerances (1/N early vs N^-c late is resolved); the crossover
