@@ -1,6 +1,6 @@
 """rf.width_gap (issue 18 part 2): the approach to infinite width, 1/N early and N^-c late.
 
-Bordelon, Atanasov & Pehlevan (BAP24, arXiv:2402.01092, abstract and §5): early in training a network converges
+Bordelon, Atanasov & Pehlevan (BAP24, arXiv:2402.01092, abstract): early in training a network converges
 to its infinite-width dynamics at rate 1/width, late in training at width^-c with c set by the task and the
 architecture. In their random-feature model (ours: linear features φ = Fx/√N, F_ij ~ N(0, 1), x ~ N(0, Λ),
 λ_k = k^-b, λ_k w_k² = k^-a, k ≤ M) with gradient flow on the population loss (P = ∞) from v = 0:
@@ -278,7 +278,7 @@ def _analyze(cfg, records):
     fit_e = fit_power_law(Ns, ye, window="all", agg="mean")
     pred_e = Prediction(1.0, "early time: finite-width gap ∝ 1/N",
                         (f"t = {cfg.t_early:g} ≲ 1/λ_1", "feature average (control variate removes the zero-mean "
-                         "linear term)"), "BAP24 abstract, §5; exact: E g = 2t²(Σλ³w² + trΛ·Σλ²w²)/N + O(t³)")
+                         "linear term)"), "BAP24 abstract; exact here: E g = 2t²(Σλ³w² + trΛ·Σλ²w²)/N + O(t³)")
     an.rows.append(compare(fit_e, pred_e, quantity=f"gap L(t,N) − L(t,∞) at t = {cfg.t_early:g} (early)", axis="N",
                            tolerance=TOL, theory_curve=(Ns, c1 / Ns),
                            note="seed aggregate = mean (the theory is an expectation); theory curve: exact "
@@ -288,7 +288,7 @@ def _analyze(cfg, records):
     fit_l = fit_power_law(Ns, yl, window="all", agg="mean")
     ws_l = window_slope(Ns, de[:, il], fit_l.window)
     pred_l = Prediction(cfg.c_theory, "late time: gap → projection floor L_∞(N) ∝ N^-min(a−1, b)",
-                        (f"a={cfg.a:g}, b={cfg.b:g}", f"t = {cfg.t_late:g} ≫ N^b"), "BAP24 abstract, §5, Eq. 9; Bach23")
+                        (f"a={cfg.a:g}, b={cfg.b:g}", f"t = {cfg.t_late:g} ≫ N^b"), "BAP24 abstract and Eq. 9; Bach23")
     an.rows.append(compare(fit_l, pred_l, quantity=f"gap L(t,N) − L(t,∞) at t = {cfg.t_late:g} (late)", axis="N",
                            tolerance=TOL, theory_window_slope=ws_l, theory_curve=(Ns, de[:, il]),
                            note="seed aggregate = mean; theory curve: deterministic-equivalent flow "
@@ -299,7 +299,7 @@ def _analyze(cfg, records):
     de_s = np.array([_slope(Ns, de[:, k]) for k in range(len(t))])
     level = 0.5 * (1.0 + ws_l)
     tx_sim, tx_de = crossover_time(t, sim_s, level), crossover_time(t, de_s, level)
-    an.tables["local_exponent"] = [{"t": float(a), "sim": float(b), "de": float(c), "control_variate": bool(a <= cfg.t_cv)}
+    an.tables["local_exponent"] = [{"t": float(a), "sim": float(b), "de": float(c), "control_variate": "yes" if a <= cfg.t_cv else "no"}
                                    for a, b, c in zip(t, sim_s, de_s)]
     an.tables["crossover"] = [{"level": level, "t_cross_sim": tx_sim, "t_cross_de": tx_de,
                                "ratio": tx_sim / tx_de if tx_de > 0 else float("nan"),
@@ -350,9 +350,11 @@ def crossover_figure(cfg, records, analysis, outdir):
     ax1.set_xlabel("N"); ax1.set_ylabel("L(t,N) − L(t,∞)"); ax1.legend(fontsize=7)
     le = analysis.tables["local_exponent"]
     ax2.semilogx([r["t"] for r in le], [r["sim"] for r in le], "o-", label="simulation (seed mean)")
-    ax2.semilogx([r["t"] for r in le], [r["de"] for r in le], "k-", lw=1, label="DE curve")
+    ax2.semilogx([r["t"] for r in le], [r["de"] for r in le], "k-", lw=1,
+                 label="DE curve (its O(1/N) part is not exact early)")
     cr = analysis.tables["crossover"][0]
-    ax2.axhline(1.0, color="C0", ls=":", lw=1); ax2.axhline(cfg.c_theory, color="C1", ls=":", lw=1)
+    ax2.axhline(1.0, color="C0", ls=":", lw=1, label="1 (early, exact as t → 0)")
+    ax2.axhline(cfg.c_theory, color="C1", ls=":", lw=1, label=f"c = min(a−1, b) = {cfg.c_theory:g}")
     ax2.axhline(cr["level"], color="gray", ls="--", lw=1)
     for x in (cr["t_cross_sim"], cr["t_cross_de"]):
         if math.isfinite(x):
