@@ -151,6 +151,34 @@ def early_t2_coefficient(lam, tw) -> float:
     return float(2 * ((lam ** 2 * tw).sum() + lam.sum() * (lam * tw).sum()))
 
 
+def early_t3_coefficients(lam, tw) -> tuple[float, float]:
+    """(d1, d2): the exact order-t³ Taylor coefficients of the feature-averaged gap,
+    E g = 2C t²/N + (d1/N + d2/N²) t³ + O(t⁴), 2C = `early_t2_coefficient`.
+
+    The t³ term of L is −(4/3) vᵀ(KΛ)²K v, v = Λw; the Gaussian moments (pair counts over the rows of F and the
+    6th moment E[(fᵀAf)(fᵀBf) ffᵀ] = (trA trB + 2tr AB) I + 2 trB·A + 2 trA·B + 4(AB + BA)) give
+    E[KΛKΛK] = Λ²(1 + 3/N + 4/N²) + trΛ·Λ (2/N + 2/N²) + trΛ²·I (1/N + 1/N²) + (trΛ)²·I/N², hence
+    d1 = −(4/3)(3 Σλ⁴w² + 2 trΛ Σλ³w² + trΛ² Σλ²w²),
+    d2 = −(4/3)(4 Σλ⁴w² + 2 trΛ Σλ³w² + trΛ² Σλ²w² + (trΛ)² Σλ²w²).
+    The N^-2 term first appears at t³, so the local exponent in N is 1 + d2 t/(2C N) + O(t²) → 1 as t → 0; d1 is
+    also the t³ coefficient of c1(t) (a check of `first_order_coefficient` one order further; tested)."""
+    lam, tw = np.asarray(lam, float), np.asarray(tw, float)
+    s4, s3, s2 = (lam ** 3 * tw).sum(), (lam ** 2 * tw).sum(), (lam * tw).sum()
+    tr, tr2 = lam.sum(), (lam ** 2).sum()
+    d1 = -(4 / 3) * (3 * s4 + 2 * tr * s3 + tr2 * s2)
+    d2 = -(4 / 3) * (4 * s4 + 2 * tr * s3 + tr2 * s2 + tr * tr * s2)
+    return float(d1), float(d2)
+
+
+def early_expansion(lam, tw, Ns, t: float) -> np.ndarray:
+    """E g(t, N) through order t³, exact in N: 2C t²/N + (d1/N + d2/N²) t³ [len(Ns)] (small t only: the neglected
+    O(t⁴) terms carry (trΛ·t)-sized factors)."""
+    C2 = early_t2_coefficient(lam, tw)
+    d1, d2 = early_t3_coefficients(lam, tw)
+    N = np.asarray(Ns, float)
+    return C2 * t ** 2 / N + (d1 / N + d2 / N ** 2) * t ** 3
+
+
 def de_gap(lam, tw, Ns, t) -> np.ndarray:
     """Deterministic-equivalent gap `theory.gradient_flow_loss(N, t) − L(t, ∞)` [len(Ns), T] (accurate late;
     not at early times, see the module docstring)."""
@@ -314,6 +342,8 @@ def _analyze(cfg, records):
         + [{"curve": f"late t={cfg.t_late:g} vs DE", "x": float(n), "sim": float(s), "theory": float(d),
             "ratio": float(s / d)} for n, s, d in zip(Ns, ml, de[:, il])])
     se = np.nanstd(ye, 0, ddof=1) / np.sqrt(ye.shape[0])
+    ex = early_expansion(lam, tw, Ns, cfg.t_early)
+    ex_slope = window_slope(Ns, ex, fit_e.window) if np.all(ex > 0) else float("nan")
     sd_raw = np.nanstd(raw[:, -1, ie], ddof=1) / abs(np.nanmean(raw[:, -1, ie]))
     sd_cv = np.nanstd(ye[:, -1], ddof=1) / abs(np.nanmean(ye[:, -1]))
     an.notes += [

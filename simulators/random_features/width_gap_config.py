@@ -27,13 +27,13 @@ class WidthGapConfig:
     b: float = 1.5
     M: int = 1280
     Ns: tuple = (16, 23, 32, 45, 64, 91, 128)
-    t_early: float = 0.3
+    t_early: float = 0.1
     t_late: float = 1e4
-    t_min: float = 0.1
+    t_min: float = 0.03
     t_max: float = 1e5
-    n_times: int = 25
+    n_times: int = 27
     t_cv: float = 10.0
-    seeds: int = 768
+    seeds: int = 1024
 
     def __post_init__(self):
         fc.check_types(self)

@@ -65,6 +65,35 @@ def test_first_order_coefficient_has_the_exact_t2_limit():
         assert abs(de_like / lim - 1) >= 0.1
 
 
+def test_t3_coefficient_from_sixth_moments_matches_the_first_order_coefficient():
+    """One order further: the t³ coefficient d1 of E g·N, derived from Gaussian 6th moments (E[KΛKΛK], pair counts
+    over rows; `early_t3_coefficients`), equals lim (c1(t) − 2Ct²)/t³ of the divided-difference formula
+    (relative 1e-3 at t = 1e-4; exact check of two independent derivations). A wrong 6th-moment count
+    (e.g. 2(AB + BA) for 4(AB + BA), or the (N−1)(N−2) pair count taken as N²) moves d1 by ≥ 10% and fails."""
+    for a, b, M in ((3.0, 1.5, 1280), (3.0, 2.0, 256), (2.5, 1.2, 300)):
+        _, _, lam, tw = _problem(M, a, b)
+        C2 = wg.early_t2_coefficient(lam, tw)
+        d1, _ = wg.early_t3_coefficients(lam, tw)
+        t = 1e-4
+        got = (wg.first_order_coefficient(lam, tw, [t])[0] - C2 * t * t) / t ** 3
+        assert abs(got / d1 - 1) <= 1e-3, (a, b, got, d1)
+        s4, s3, s2 = (lam ** 3 * tw).sum(), (lam ** 2 * tw).sum(), (lam * tw).sum()
+        wrong = -(4 / 3) * (1 * s4 + 2 * lam.sum() * s3 + (lam ** 2).sum() * s2)     # 2(AB+BA): 3Λ² -> 1Λ²
+        assert abs(wrong / d1 - 1) >= 0.1
+
+
+def test_early_exponent_tends_to_one_as_t_goes_to_zero():
+    """Exact expansion E g = 2Ct²/N + (d1/N + d2/N²)t³ + O(t⁴): the N^-2 term enters at t³, so the window slope over
+    N = 16..128 is 1 + O(t): within 2e-3 of 1 at t = 1e-3, and |slope − 1| shrinks ∝ t (ratio of the deviations at
+    t = 1e-2 and 1e-3 within 10% of 10). d2 < 0 here: the slope approaches 1 from below (as measured)."""
+    _, _, lam, tw = _problem(1280)
+    Ns = [16, 23, 32, 45, 64, 91, 128]
+    dev = {t: wg.window_slope(Ns, wg.early_expansion(lam, tw, Ns, t), (16, 128)) - 1 for t in (1e-2, 1e-3)}
+    assert abs(dev[1e-3]) <= 2e-3 and dev[1e-3] < 0
+    assert abs(dev[1e-2] / dev[1e-3] / 10 - 1) <= 0.1
+    assert wg.early_t3_coefficients(lam, tw)[1] < 0
+
+
 def test_divided_differences_are_stable_and_match_direct_forms():
     """f[x, y] and f[x, y, x] of e^{−tx} from the cancellation-free forms equal the direct quotients where those are
     well conditioned (relative 1e-9), are finite at t = 1e6 (the naive forms overflow or lose all digits), and
@@ -130,8 +159,8 @@ def test_crossover_time_interpolates_the_first_upward_crossing():
 
 @pytest.mark.parametrize("over,field", [
     (dict(a=1.0), "a"), (dict(b=0.0), "b"), (dict(M=100), "M"), (dict(Ns=(16, 8, 32, 64)), "Ns"),
-    (dict(Ns=(16, 32, 64)), "Ns"), (dict(t_early=1e3), "t_early"), (dict(t_late=0.2), "t_late"),
-    (dict(t_min=0.0), "t_min"), (dict(t_max=1e999), "t_max"), (dict(t_cv=0.2), "t_cv"), (dict(seeds=1), "seeds"),
+    (dict(Ns=(16, 32, 64)), "Ns"), (dict(t_early=1e3), "t_early"), (dict(t_late=0.05), "t_late"),
+    (dict(t_min=0.0), "t_min"), (dict(t_max=1e999), "t_max"), (dict(t_cv=0.05), "t_cv"), (dict(seeds=1), "seeds"),
     (dict(n_times=2), "n_times"), (dict(a=float("nan")), "a"), (dict(Ns="abc"), "Ns"),
 ])
 def test_bad_input_refused_in_one_line_naming_the_parameter(over, field):
