@@ -202,6 +202,11 @@ def test_learned_batched_matches_single():
 
 
 def test_hopfield_retrieves_below_and_fails_above_capacity():
+    """N = 400, 3 trials. Load 0.05 (< α_c ≈ 0.138): every trial retrieves (measured overlap 1.0). Load 0.30:
+    measured overlaps 0.23, 0.49, 0.39 (mean 0.37, per-trial sd ≈ 0.13, so the 3-trial mean has sd ≈ 0.075 and
+    the 0.7 bound sits 4.4 sd above it). Nearest plausible wrong variant: the self-coupling J_ii = P/N left in
+    (the diagonal not removed) pins the state near the pattern: overlaps 0.995, 0.845, 0.99 (mean 0.94, z ≈ 7.6
+    from the right mean, 3.2 sd above the bound)."""
     lo = retrieval_overlap(patterns([0, 1, 2], 400, 20, 11), 30)[0]        # load 0.05
     hi = retrieval_overlap(patterns([0, 1, 2], 400, 120, 11), 30)[0]       # load 0.30
     assert lo.min() > 0.97 and hi.mean() < 0.7
