@@ -5,7 +5,8 @@
 A scratch copy of the committed tree is made with `git worktree add --detach /tmp/plant_wt HEAD` (reused if
 present, reset to HEAD); each plant replaces one exact line fragment (it must occur exactly once, else the plant
 is reported STALE), runs only the tests named for it (a few seconds each), and restores the file. A plant is
-CAUGHT when pytest exits non-zero. Run it under the CPU lock on a shared machine:
+CAUGHT only when pytest exits 1 (a test failed); exit codes 2-5 (collection or usage error, nothing collected)
+mean the plant's test selection is stale and count as BROKEN, a timeout as MISSED; both are failures of the run. Run it under the CPU lock on a shared machine:
 `flock /tmp/cpu.lock .venv/bin/python tools/plant_bugs.py`. The hypothesis seed is fixed (TOYSCALE_HYPOTHESIS_SEED=1)
 so a score is reproducible. The working tree of the repository is never touched.
 """
@@ -225,6 +226,10 @@ PLANTS = [
           "return float(1.0 - (T0 / d) ** n)", "return float(1.0 - (T0 / d) ** (n + 1))", (MCT, "-k", "overparam")),
     Plant("tail-cut mass starts one rank late", "simulators/model_collapse/theory.py",
           "out = head + w[k:].sum() / zv", "out = head + w[k + 1:].sum() / zv", (MCT, "-k", "tail")),
+    Plant("Hopfield self-coupling kept (diagonal not removed)", "simulators/associative_memory/hopfield.py",
+          "[..., 0] / N - (P / N) * s", "[..., 0] / N", ("tests/associative_memory/test_model.py", "-k", "hopfield")),
+    Plant("pruning error from the unnormalised overlap", "simulators/data_pruning/model.py",
+          "R = (w * T).sum(1) / w.norm(dim=1)", "R = (w * T).sum(1)", ("tests/data_pruning/test_model.py",)),
     # ------------------------------------------------------------------ dispatch audit and field checks
     Plant("audit: boolean-mask index not flagged", "simulators/harness/dispatch_audit.py",
           "if isinstance(ix, torch.Tensor) and ix.dtype in (torch.bool, torch.uint8):",
