@@ -8,8 +8,9 @@ A failing verdict is not an error: the table says so and the exit code is 0. Ctr
 are stored and the exact `--resume` command, exit 130.
 
 Latency: argparse, `list`, unknown names/keys and kind errors are answered from the static index
-(`index.py`, no torch import, ~0.1 s); range checks then run the config's own `__post_init__` after the
-family is imported (torch), still before any work.
+(`index.py`, no torch import, ~0.1 s); range and cross-field checks then run the config's own `__post_init__`,
+importing only the config's torch-free module (`validate_config`), and the executor flags are checked
+(`_check_executor_flags`, no ray import) -- all before torch is imported.
 """
 from __future__ import annotations
 
@@ -94,28 +95,24 @@ def _meta() -> dict:
 def _build_meta() -> dict:
     from . import index
 
-    idx = index.load()
-    if idx is not None:
-        return {k: {**v, "fields": {f: index.kind_from_json(kd) for f, kd in v["fields"].items()}}
-                for k, v in idx["experiments"].items()}
-    import dataclasses
+    idx = index.load() or index.build()    # stale or missing index: the same entries, from the registry (slow)
+    return {k: {**v, "fields": {f: index.kind_from_json(kd) for f, kd in v["fields"].items()}}
+            for k, v in idx["experiments"].items()}
 
-    from .fieldcheck import kind_of
-    from .registry import list_experiments
 
-    out = {}
-    for e in list_experiments():
-        fields = {f.name: kind_of(f.default if f.default is not dataclasses.MISSING else None)
-                  for f in dataclasses.fields(e.config_cls)}
-        scales = {}
-        for s in SCALES:
-            try:
-                cfg = e.config(s)
-                scales[s] = {f: getattr(cfg, f) for f in fields}
-            except Exception:
-                scales[s] = None
-        out[e.name] = {"description": e.description, "predictions": e.predictions, "fields": fields, "scales": scales}
-    return out
+def validate_config(name: str, scale: str, overrides: dict[str, Any], meta: dict | None = None) -> None:
+    """Run the config's own `__post_init__` (every range and cross-field check) on the index's preset for `scale`
+    with `overrides`, importing only the config's module (torch-free, see index.py): a refusal costs no torch
+    import. The runner builds the same config again from the registry before any work."""
+    from . import index
+
+    entry = (_meta() if meta is None else meta)[name]
+    try:
+        index.make_config(entry, scale, overrides)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise ConfigError(str(e)) from None
 
 
 def parse_overrides(name: str, scale: str, items: Sequence[str], seeds: int | None,
@@ -256,11 +253,28 @@ def _cmd_list() -> int:
     return 0
 
 
-def _executor(a):
-    """The executor the flags ask for (built once, so `reproduce` reuses one Ray connection)."""
+def _check_executor_flags(a) -> None:
+    """Refuse what can be refused about the executor without importing ray or torch: Ray flags without
+    `--executor ray`, ray not installed, an address (--ray-address, else RAY_ADDRESS) that does not connect."""
     if a.executor == "local":
         if a.ray_address is not None or a.gpus_per_task is not None:
             raise UserError("--ray-address and --gpus-per-task need --executor ray")
+        return
+    from .ray_preflight import check_ray_installed, check_reachable
+
+    check_ray_installed()
+    address = a.ray_address if a.ray_address is not None else os.environ.get("RAY_ADDRESS") or None
+    try:
+        check_reachable(address)
+    except ConfigError as e:
+        where = "--ray-address" if a.ray_address is not None else "RAY_ADDRESS"
+        raise UserError(f"{where}: {e}") from None
+
+
+def _executor(a):
+    """The executor the flags ask for (built once, so `reproduce` reuses one Ray connection); the flags were
+    checked by `_check_executor_flags` before any import."""
+    if a.executor == "local":
         return "local"
     from .executors import get_executor
 
@@ -292,8 +306,8 @@ def _cmd_run(a, argv) -> int:
     if a.experiment not in meta:
         raise UserError(f"unknown experiment {a.experiment!r}; known: {', '.join(sorted(meta)) or '(none)'}")
     overrides = parse_overrides(a.experiment, a.scale, a.overrides, a.seeds, meta)
-    if a.ray_address is not None and a.executor == "local":
-        raise UserError("--ray-address and --gpus-per-task need --executor ray")
+    validate_config(a.experiment, a.scale, overrides, meta)
+    _check_executor_flags(a)
     _set_threads(a)
     from .runner import prepare, run_experiment
 
@@ -354,6 +368,7 @@ def _select(only: str | None, names: Sequence[str]) -> list[str]:
 def _cmd_reproduce(a, argv) -> int:
     meta = _meta()
     names = _select(a.only, sorted(meta))
+    _check_executor_flags(a)
     _set_threads(a)
     from tqdm.auto import tqdm
 

@@ -31,11 +31,8 @@ from .env import device_name
 from .executors import BatchResult, run_one_batch
 from .registry import ConfigError, Experiment, RunContext
 
-INSTALL_HINT = "pip install 'toyscale[ray]'"
-
-
-class RayNotInstalledError(ConfigError, ImportError):
-    """`--executor ray` without the `ray` package (a ConfigError, so the CLI prints one line, exit 2)."""
+# torch-free checks shared with the CLI's preflight (refusals before any heavy import)
+from .ray_preflight import CONNECT_TIMEOUT_S, INSTALL_HINT, RayNotInstalledError, check_reachable  # noqa: F401
 
 
 def import_ray():
@@ -144,27 +141,6 @@ class RayExecutor:
         finally:
             for ref in in_flight:     # driver interrupted (or the consumer stopped): do not leave work running
                 ray.cancel(ref)
-
-
-CONNECT_TIMEOUT_S = 5.0
-
-
-def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Refuse (ConfigError, one line) a `host:port` / `ray://host:port` address that does not accept a TCP
-    connection within `timeout` s; `ray.init` would otherwise retry for minutes (issue 15.8). None, "auto" and
-    "local" are left to Ray."""
-    if address is None or address in ("auto", "local"):
-        return
-    hostport = address.split("://", 1)[-1]
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ConfigError(f"ray_address must be auto, local, host:port or ray://host:port, got {address!r}")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
-    except OSError as e:
-        why = e.strerror or type(e).__name__ if not isinstance(e, socket.timeout) else f"no answer within {timeout:g} s"
-        raise ConfigError(f"ray_address {address}: cannot connect to {host}:{port} ({why})") from None
 
 
 def _first_line(e: BaseException) -> str:

@@ -3,13 +3,13 @@
 One frozen dataclass holds the model (activation, target, interval, grids) and the training recipe
 (optimiser, learning rate, schedule, steps, betas, initialisation scale). Precision is the run's dtype
 (`RunContext.dtype`, `--dtype`), except in `lottery.recipe`, which sweeps it as a recipe axis.
+Torch-free: the CLI constructs it to refuse bad input before importing torch (`TARGETS`, the torch
+functions, is built on first access).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-
-import torch
 
 ACTIVATIONS = ("silu", "tanh", "gelu", "relu")
 OPTIMIZERS = ("adam", "lbfgs")
@@ -17,13 +17,23 @@ SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("float32", "float64")
 
 # 1-D targets y = g(x). "abs" is not twice differentiable at 0 (theory.py refuses it for N^(-4/d)).
-TARGETS = {
-    "x2": lambda x: x * x,
-    "x3": lambda x: x * x * x,
-    "sin": torch.sin,
-    "exp": torch.exp,
-    "abs": torch.abs,
-}
+TARGET_NAMES = ("x2", "x3", "sin", "exp", "abs")
+
+
+def _targets() -> dict:
+    """{name: g} on tensors (imports torch: the model's, not validation's)."""
+    import torch
+
+    return {"x2": lambda x: x * x, "x3": lambda x: x * x * x, "sin": torch.sin, "exp": torch.exp, "abs": torch.abs}
+
+
+def __getattr__(name):   # PEP 562: `TARGETS` (the torch functions) is built on first use, so this module stays torch-free
+    if name == "TARGETS":
+        targets = _targets()
+        assert tuple(targets) == TARGET_NAMES
+        globals()["TARGETS"] = targets
+        return targets
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 DEFAULT_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -40,7 +50,7 @@ class LotteryConfig:
         widths: widths N swept (each >= 1, strictly increasing).
         seeds: random initialisations per width (seeds 0 .. seeds-1), in [1, 100000].
         activation: σ, one of ACTIVATIONS.
-        target: g, one of TARGETS.
+        target: g, one of TARGET_NAMES.
         interval: (lo, hi) with lo < hi: the training and test interval.
         n_train: P, training grid points (linspace(lo, hi, P)), in [2, 100000].
         n_test: test points on the offset grid lo + (k + 1/2)(hi − lo)/n_test, in [2, 1000000].
@@ -104,7 +114,7 @@ def _validate_common(c) -> None:
     _check(max(w) <= 1_000_000, f"widths must be <= 1000000, got max {max(w)}")
     _check(isinstance(c.seeds, int) and 1 <= c.seeds <= 100_000, f"seeds must be an int in [1, 100000], got {c.seeds!r}")
     _check(c.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}, got {c.activation!r}")
-    _check(c.target in TARGETS, f"target must be one of {tuple(TARGETS)}, got {c.target!r}")
+    _check(c.target in TARGET_NAMES, f"target must be one of {TARGET_NAMES}, got {c.target!r}")
     iv = c.interval
     _check(isinstance(iv, tuple) and len(iv) == 2 and all(isinstance(v, (int, float)) for v in iv)
            and all(math.isfinite(v) for v in iv),

@@ -23,63 +23,21 @@ builds the sub-experiment's config from this one (same a, b, M; `seeds` for the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from simulators._batch import bucket_by, grid
-from simulators.harness import fieldcheck as fc
 from simulators.harness.registry import Analysis, Experiment, register
 from simulators.harness.report import save_figure
 
 from . import experiments as ex
 from . import theory as th
-from .config import (MAX_M, MAX_SIZE, DataLimitedConfig, ModelLimitedConfig, VarianceLimitedConfig, _ab, _need,
-                     _seeds, _sizes)
+from .config import FourRegimesConfig  # torch-free module: the CLI validates it without importing torch
 
 
 # ----------------------------------------------------------------------------- rf.four_regimes
-@dataclass(frozen=True)
-class FourRegimesConfig:
-    a: float = 2.0                 # one teacher for all four rows
-    b: float = 1.5
-    M: int = 2560
-    Ns: tuple = (16, 23, 32, 45, 64, 91, 128, 181, 256)      # resolution-limited in N (P = ∞)
-    Ps: tuple = (16, 23, 32, 45, 64, 91, 128, 181, 256)      # resolution-limited in P (N = ∞, ridgeless)
-    N_fixed: int = 8               # variance-limited in P: excess over L(N, P = ∞)
-    P_fixed: int = 8               # variance-limited in N: excess over L(N = ∞, P)
-    sizes: tuple = (64, 128, 256, 512)                        # variance-limited sizes (both axes)
-    seeds: int = 12                # resolution-limited rows
-    variance_seeds: int = 48       # variance-limited rows (their per-seed excess has sd/mean ≈ 0.4)
-
-    def __post_init__(self):
-        fc.check_types(self)
-        _ab(self.a, self.b)
-        fc.integer("M", self.M, 2, MAX_M)
-        _sizes("Ns", self.Ns); _sizes("Ps", self.Ps); _sizes("sizes", self.sizes)
-        for f in ("Ns", "Ps", "sizes"):
-            _need(len(getattr(self, f)) >= 4, f, "a tuple of >= 4 sizes (the fit needs 4 points)", getattr(self, f))
-        fc.integer("N_fixed", self.N_fixed, 1, MAX_SIZE)
-        fc.integer("P_fixed", self.P_fixed, 1, MAX_SIZE)
-        _seeds(self.seeds)
-        fc.integer("variance_seeds", self.variance_seeds, 2, 10_000, note="(bootstrap over seeds)")
-        self.sub_configs()       # each reused experiment's own checks (plateau M >= 10 x sizes, size >> fixed)
-
-    def sub_configs(self):
-        """(model_limited, data_limited, variance_limited) configs of the reused experiments, same teacher."""
-        common = dict(a=self.a, b=self.b, M=self.M, seeds=self.seeds)
-        return (ModelLimitedConfig(Ns=self.Ns, activations=("linear",), **common),
-                DataLimitedConfig(Ps=self.Ps, relu_N=4 * min(self.Ps), relu_Ps=(1, min(self.Ps)), **common),
-                VarianceLimitedConfig(N_fixed=self.N_fixed, P_fixed=self.P_fixed, sizes=self.sizes,
-                                      **dict(common, seeds=self.variance_seeds)))
-
-    @property
-    def duality_holds(self) -> bool:
-        return th.exponent_model(self.a, self.b) == th.exponent_data(self.a, self.b)
-
-
 def _tag(batches, regime):
     return [[{"regime": regime, **p} for p in b] for b in batches]
 

@@ -3,6 +3,9 @@
 Each paper's own parameters are exposed (MRS: α; Bordelon et al.: (a, b); PLRF: (α, β)) and converted
 to the common (a, b) in `theory.plrf_to_ab` / `MRSGridConfig.ab` only. Bad values raise `ConfigError`
 (a ValueError) naming the field and the allowed range.
+
+Torch-free (and scipy-free): the CLI constructs these configs to refuse bad input before importing torch.
+Every precondition is plain math here (`plrf_lr_bound`, numpy only; `theory` re-exports it).
 """
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from dataclasses import dataclass
 
 from simulators.harness import fieldcheck as fc
 from simulators.harness.fieldcheck import ConfigError
-
-from . import theory
 
 ACTIVATIONS = ("linear", "relu", "erf", "tanh")
 
@@ -173,10 +174,27 @@ class ComputeOptimalConfig:
         _seeds(self.seeds)
 
 
+def plrf_lr_bound(lam, B: int) -> float:
+    """Largest stable constant lr of one-pass SGD given the eigenvalues λ_j of K = WᵀDW [PPXP24 Eq. 10]:
+    the Volterra kernel norm Σ_j γλ_j/(2 − γ(B+1)λ_j) must be < 1 (and γ(B+1)λ_max < 2). Bisection.
+    (Lives here, numpy only, so that config validation imports neither scipy nor torch.)"""
+    import numpy as np
+
+    lam = np.asarray(lam, float)
+    lam = lam[lam > 0]
+    hi = 2.0 / ((B + 1) * lam.max())
+    lo = 0.0
+    for _ in range(200):
+        g = 0.5 * (lo + hi)
+        norm = np.sum(g * lam / (2 - g * (B + 1) * lam))
+        lo, hi = (g, hi) if norm < 1 else (lo, g)
+    return lo
+
+
 def _plrf_lr(alpha, lr, B, dmax):
     """Refuse lr above the stability bound of the latent proxy spectrum j^-2α, j <= d_max (the exact bound
     of each feature draw is checked again at run time)."""
-    bound = theory.plrf_lr_bound([j ** (-2 * alpha) for j in range(1, dmax + 1)], B)
+    bound = plrf_lr_bound([j ** (-2 * alpha) for j in range(1, dmax + 1)], B)
     fc.num("lr", lr, 0, 1e6, lo_open=True)
     _need(0 < lr < bound, "lr", f"in (0, {bound:.4g}) (one-pass SGD stability bound for α={alpha}, B={B}, "
           f"d={dmax}; for 2α < 1 it shrinks with d)", lr)
@@ -239,3 +257,44 @@ class PLRFPhasesConfig:
         fc.integer("steps", self.steps, 100, 10 ** 9)
         fc.num("f_decades", self.f_decades, 0.3, 20, lo_open=True)
         _seeds(self.seeds)
+
+
+@dataclass(frozen=True)
+class FourRegimesConfig:
+    a: float = 2.0                 # one teacher for all four rows
+    b: float = 1.5
+    M: int = 2560
+    Ns: tuple = (16, 23, 32, 45, 64, 91, 128, 181, 256)      # resolution-limited in N (P = ∞)
+    Ps: tuple = (16, 23, 32, 45, 64, 91, 128, 181, 256)      # resolution-limited in P (N = ∞, ridgeless)
+    N_fixed: int = 8               # variance-limited in P: excess over L(N, P = ∞)
+    P_fixed: int = 8               # variance-limited in N: excess over L(N = ∞, P)
+    sizes: tuple = (64, 128, 256, 512)                        # variance-limited sizes (both axes)
+    seeds: int = 12                # resolution-limited rows
+    variance_seeds: int = 48       # variance-limited rows (their per-seed excess has sd/mean ≈ 0.4)
+
+    def __post_init__(self):
+        fc.check_types(self)
+        _ab(self.a, self.b)
+        fc.integer("M", self.M, 2, MAX_M)
+        _sizes("Ns", self.Ns); _sizes("Ps", self.Ps); _sizes("sizes", self.sizes)
+        for f in ("Ns", "Ps", "sizes"):
+            _need(len(getattr(self, f)) >= 4, f, "a tuple of >= 4 sizes (the fit needs 4 points)", getattr(self, f))
+        fc.integer("N_fixed", self.N_fixed, 1, MAX_SIZE)
+        fc.integer("P_fixed", self.P_fixed, 1, MAX_SIZE)
+        _seeds(self.seeds)
+        fc.integer("variance_seeds", self.variance_seeds, 2, 10_000, note="(bootstrap over seeds)")
+        self.sub_configs()       # each reused experiment's own checks (plateau M >= 10 x sizes, size >> fixed)
+
+    def sub_configs(self):
+        """(model_limited, data_limited, variance_limited) configs of the reused experiments, same teacher."""
+        common = dict(a=self.a, b=self.b, M=self.M, seeds=self.seeds)
+        return (ModelLimitedConfig(Ns=self.Ns, activations=("linear",), **common),
+                DataLimitedConfig(Ps=self.Ps, relu_N=4 * min(self.Ps), relu_Ps=(1, min(self.Ps)), **common),
+                VarianceLimitedConfig(N_fixed=self.N_fixed, P_fixed=self.P_fixed, sizes=self.sizes,
+                                      **dict(common, seeds=self.variance_seeds)))
+
+    @property
+    def duality_holds(self) -> bool:
+        from . import theory as th   # analysis only (theory imports scipy through the harness)
+
+        return th.exponent_model(self.a, self.b) == th.exponent_data(self.a, self.b)

@@ -376,18 +376,7 @@ def plrf_compute_optimal(alpha: float, beta: float) -> dict:
     return {"phase": ph, "xi": xi, "loss": eta, "source": source}
 
 
-def plrf_lr_bound(lam, B: int) -> float:
-    """Largest stable constant lr of one-pass SGD given the eigenvalues λ_j of K = WᵀDW [PPXP24 Eq. 10]:
-    the Volterra kernel norm Σ_j γλ_j/(2 − γ(B+1)λ_j) must be < 1 (and γ(B+1)λ_max < 2). Bisection."""
-    lam = np.asarray(lam, float)
-    lam = lam[lam > 0]
-    hi = 2.0 / ((B + 1) * lam.max())
-    lo = 0.0
-    for _ in range(200):
-        g = 0.5 * (lo + hi)
-        norm = np.sum(g * lam / (2 - g * (B + 1) * lam))
-        lo, hi = (g, hi) if norm < 1 else (lo, g)
-    return lo
+from .config import plrf_lr_bound  # noqa: E402,F401  (numpy-only, beside the configs that validate lr with it)
 
 
 def volterra_kernel_norm(lam, lr: float, B: int) -> float:

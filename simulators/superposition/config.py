@@ -1,13 +1,38 @@
-"""Configuration of the superposition experiments (one validated frozen dataclass for all four)."""
+"""Configuration of the superposition experiments (one validated frozen dataclass for all four).
+
+Torch-free and numpy-free (the CLI constructs it to refuse bad input before importing torch); `theory`
+re-exports `parse_law` and `LAW_KINDS` from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .theory import parse_law
-
 WARMUP_RULES = ("toyscale", "exp10", "exp17")   # as model.WARMUP_RULES (tested equal; config stays torch-free)
 
 GROUPINGS = ("by_m", "pad")
+
+LAW_KINDS = ("power", "exp", "linear")
+
+
+def parse_law(law: str) -> tuple[str, float]:
+    """"power:1.2" -> ("power", 1.2); "exp:4" -> ("exp", 4.0); "linear" -> ("linear", nan).
+
+    Raises ValueError naming the allowed forms."""
+    kind, _, arg = str(law).partition(":")
+    if kind not in LAW_KINDS:
+        raise ValueError(f"law must be 'power:a', 'exp:k' (τ = n/k) or 'linear', got {law!r}")
+    if kind == "linear":
+        if arg:
+            raise ValueError(f"law 'linear' takes no parameter, got {law!r}")
+        return kind, float("nan")
+    try:
+        val = float(arg)
+    except ValueError:
+        raise ValueError(f"law {law!r}: parameter must be a number ('{kind}:<number>')") from None
+    if kind == "power" and not (0.0 <= val <= 10.0):
+        raise ValueError(f"law {law!r}: power exponent a must be in [0, 10], got {val}")
+    if kind == "exp" and not (0.0 < val <= 1.0e4):
+        raise ValueError(f"law {law!r}: exp parameter k (τ = n/k) must be in (0, 1e4], got {val}")
+    return kind, val
 
 
 @dataclass(frozen=True)

@@ -22,30 +22,9 @@ import numpy as np
 
 from ..harness.compare import Prediction
 
-LAW_KINDS = ("power", "exp", "linear")
+from .config import LAW_KINDS, parse_law  # noqa: F401  (pure parsing, torch-free beside the config)
+
 E_V2 = 4.0 / 3.0   # E v² for v ~ U(0, 2)
-
-
-def parse_law(law: str) -> tuple[str, float]:
-    """"power:1.2" -> ("power", 1.2); "exp:4" -> ("exp", 4.0); "linear" -> ("linear", nan).
-
-    Raises ValueError naming the allowed forms."""
-    kind, _, arg = str(law).partition(":")
-    if kind not in LAW_KINDS:
-        raise ValueError(f"law must be 'power:a', 'exp:k' (τ = n/k) or 'linear', got {law!r}")
-    if kind == "linear":
-        if arg:
-            raise ValueError(f"law 'linear' takes no parameter, got {law!r}")
-        return kind, float("nan")
-    try:
-        val = float(arg)
-    except ValueError:
-        raise ValueError(f"law {law!r}: parameter must be a number ('{kind}:<number>')") from None
-    if kind == "power" and not (0.0 <= val <= 10.0):
-        raise ValueError(f"law {law!r}: power exponent a must be in [0, 10], got {val}")
-    if kind == "exp" and not (0.0 < val <= 1.0e4):
-        raise ValueError(f"law {law!r}: exp parameter k (τ = n/k) must be in (0, 1e4], got {val}")
-    return kind, val
 
 
 def frequencies(n: int, law: str, density: float = 0.0) -> np.ndarray:
