@@ -213,3 +213,16 @@ def test_smoke_run_verdicts():
     cr = res.analysis.tables["crossover"][0]
     assert math.isfinite(cr["t_cross_sim"]) and math.isfinite(cr["t_cross_de"])
     assert 1 / 3 <= cr["ratio"] <= 3
+
+
+def test_instance_bytes_within_2x_of_the_measured_peak():
+    """The instance_bytes hook (per seed) against the measured peak live bytes of one planned batch (64 seeds) divided
+    by its seeds (dispatch_audit.PeakBytes): within 2x (measured ratio ≈ 0.98 at smoke sizes)."""
+    from simulators.harness.dispatch_audit import PeakBytes
+    exp = get_experiment("rf.width_gap")
+    cfg = exp.config("smoke", {"seeds": 64})
+    batch = exp.plan(cfg)[0]
+    with PeakBytes() as pb:
+        exp.run_batch(cfg, batch, RunContext(dtype=DT))
+    ratio = exp.instance_bytes(cfg) / (pb.peak / cfg.seeds)
+    assert 0.5 <= ratio <= 2, ratio
