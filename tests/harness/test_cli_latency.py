@@ -21,6 +21,14 @@ def test_committed_index_matches_the_registry():
     assert index.render(index.build()) == index.INDEX_PATH.read_text(), STALE
 
 
+def test_index_presets_rebuild_the_registry_configs_from_torch_free_modules():
+    """The CLI validates `--set` through `index.make_config` (the config class the index names, imported alone):
+    every preset must rebuild exactly the registry's config, and no config module may import torch."""
+    idx = index.load()
+    assert idx is not None, STALE
+    assert index.check_presets(idx) == []
+
+
 PROBE = r"""
 import json, sys
 from contextlib import redirect_stderr, redirect_stdout
