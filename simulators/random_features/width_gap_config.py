@@ -50,6 +50,9 @@ class WidthGapConfig:
         fc.num("t_late", self.t_late, self.t_early, self.t_max, lo_open=True, note="(in (t_early, t_max])")
         if self.t_early > 10.0:
             fc.fail("t_early", "<= 10 (early: before the top modes are learned, t·λ_1 = t ≲ 1–10)", self.t_early)
+        if self.t_late < max(self.Ns) ** self.b:
+            fc.fail("t_late", f">= max(Ns)^b = {max(self.Ns) ** self.b:.4g} (late: every width has reached its "
+                    "projection floor, t ≫ N^b)", self.t_late)
         fc.integer("n_times", self.n_times, 4, 1000)
         fc.num("t_cv", self.t_cv, self.t_early, 1000.0,
                note="(>= t_early: the early row needs the control variate; <= 1000: the fast control variate's "

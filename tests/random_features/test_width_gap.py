@@ -159,7 +159,7 @@ def test_crossover_time_interpolates_the_first_upward_crossing():
 
 @pytest.mark.parametrize("over,field", [
     (dict(a=1.0), "a"), (dict(b=0.0), "b"), (dict(M=100), "M"), (dict(Ns=(16, 8, 32, 64)), "Ns"),
-    (dict(Ns=(16, 32, 64)), "Ns"), (dict(t_early=1e3), "t_early"), (dict(t_late=0.05), "t_late"),
+    (dict(Ns=(16, 32, 64)), "Ns"), (dict(t_early=1e3), "t_early"), (dict(t_late=0.05), "t_late"), (dict(t_late=100.0), "t_late"),
     (dict(t_min=0.0), "t_min"), (dict(t_max=1e999), "t_max"), (dict(t_cv=0.05), "t_cv"), (dict(seeds=1), "seeds"),
     (dict(n_times=2), "n_times"), (dict(a=float("nan")), "a"), (dict(Ns="abc"), "Ns"),
 ])
@@ -226,3 +226,18 @@ def test_instance_bytes_within_2x_of_the_measured_peak():
         exp.run_batch(cfg, batch, RunContext(dtype=DT))
     ratio = exp.instance_bytes(cfg) / (pb.peak / cfg.seeds)
     assert 0.5 <= ratio <= 2, ratio
+
+
+@pytest.mark.slow
+def test_default_scale_rows_pass():
+    """Issue 18 part 2's done-when, at default scale (~25–35 s on one core): the early exponent within 0.07 of 1 and
+    the late one within 0.07 of the DE curve's window slope; the late row is not passed by the early law (its
+    exponent is > 1 + 2·tolerance), nor the early by the late law (|early − late slope| > 4·tolerance)."""
+    from simulators.harness.runner import run_experiment
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        res = run_experiment("rf.width_gap", "default", out=d, device="cpu", report=False)
+    early, late = res.analysis.rows
+    assert early.passed and late.passed, (early, late)
+    assert late.measured_exponent > 1 + 2 * wg.TOL
+    assert abs(early.measured_exponent - late.theory_window_slope) > 4 * wg.TOL
