@@ -8,7 +8,10 @@ computed as c * (m - 2**32) (|.| < 2**63 because both Philox multipliers exceed 
 into the high word (`_mulhilo`; the 16-bit split form `_mulhilo_split` is kept as its tested reference):
 no int64 overflow anywhere, the same words on every device.
 
-Mapping (RNG_VERSION = "philox4x32-10/1"; any change to it changes RNG_VERSION):
+Mapping (RNG_VERSION = "philox4x32-10/2"; any change to it, or to the numbers an implementation of it draws,
+changes RNG_VERSION. /1 -> /2: the mapping is unchanged, but /1's eager CPU path took torch.sqrt, which on x86
+CPUs is 1 ulp off for ~1 % of arguments, so ~1 % of its float64 normals (almost never a float32 one) differed
+by 1 ulp from the mapping and from CUDA; /2 computes the mapping exactly on every device, see `_sqrt`):
 
 * **Key** of an instance, from (seed, role, *instance keys) -- computed on the device, vectorised over
   instances, by Philox itself used as a cascade PRF (prefix-free because every step carries the key count n):
@@ -58,7 +61,7 @@ from typing import Sequence
 
 import torch
 
-RNG_VERSION = "philox4x32-10/1"
+RNG_VERSION = "philox4x32-10/2"
 
 M32 = 0xFFFFFFFF
 PHILOX_M0 = 0xD2511F53
