@@ -215,3 +215,71 @@ def test_tails_cut_nearby_wrong_theory_fails(tails, prefix, sign, monkeypatch):
     """δ = ±1.5 tolerances: expected FAIL margins ≥ 4.2 SE (no cut, Zipf(3)) and ≈ 20 SE (floor vs k)."""
     row = _shifted_row(monkeypatch, "tails.cut", TAILS, tails, COLLAPSE, prefix, sign * 1.5 * TAILS["tolerance"])
     _assert_fail_k(row, 3)
+
+
+# ---------------------------------------------------------------- associative memory
+MEM = dict(seeds=48, tolerance=0.07)
+MEM_ROW = "error (d = ∞, seen, a = 2)"
+
+
+@pytest.fixture(scope="module")
+def memory(tmp_path_factory):
+    return _run_family(tmp_path_factory, "memory.data", MEM)
+
+
+def test_memory_data_passes(memory):
+    """Error vs samples T at d = ∞, Zipf a = 2 (48 seeds, T 16..4096): target the exact finite-T law's slope over
+    the window (→ 1 − 1/a = ½), tolerance 0.07 (default), stderr ≈ 0.0064: expected margin ≈ 9 SE."""
+    _assert_pass_k(_row(memory.report["rows"], MEM_ROW), 4)
+
+
+@pytest.mark.parametrize("sign", [+1, -1])
+def test_memory_data_nearby_wrong_theory_fails(memory, sign, monkeypatch):
+    """δ = ±1.5 tolerances (0.105): expected FAIL margins ≈ 7.1 SE (+) and 3.9 SE (−)."""
+    row = _shifted_row(monkeypatch, "memory.data", MEM, memory, "simulators.associative_memory.experiments", MEM_ROW,
+                       sign * 1.5 * MEM["tolerance"])
+    _assert_fail_k(row, 3)
+
+
+# ---------------------------------------------------------------- data pruning
+PRUNE = dict(N=200, seeds=16, alpha_tot=(2.0, 3.0, 4.0, 6.0), rel_tol=0.03)
+PRUNE_ROW = "ε vs theory pointwise (unpruned, N = 200)"
+
+
+@pytest.fixture(scope="module")
+def pruning(tmp_path_factory):
+    return _run_family(tmp_path_factory, "pruning.unpruned", PRUNE)
+
+
+def test_pruning_unpruned_pointwise_passes(pruning):
+    """Max-margin student at N = 200, α_tot = 2..6 (16 seeds), held to the replica saddle-point ε(α) pointwise:
+    |mean − theory| <= max(3 SE, 3%) at every α (defaults). The row's number is the worst |mean − theory| /
+    allowance (pass <= 1); expected ≈ 0.3, asserted <= 0.75 (a margin of a quarter allowance, >= 0.75 SE)."""
+    row = _row(pruning.report["rows"], PRUNE_ROW)
+    assert row["pass"] and row["n_points"] == 4 and row["measured_exponent"] <= 0.75, row
+
+
+def test_pruning_asymptotic_law_in_place_of_the_saddle_point_fails(pruning, monkeypatch):
+    """Nearby wrong theory: the asymptotic law ε = 0.5005/α (what the curve tends to; 4.6% above it at α = 6,
+    ~2 allowances, and more at small α) in place of the saddle-point curve, on the same records: the pointwise
+    row must FAIL with its worst point >= 1.5 allowances off (expected ≈ 4-5)."""
+    import simulators.data_pruning.experiments as pe
+
+    monkeypatch.setattr(pe, "_theory", lambda a, f, rule, th: 0.5005 / a)
+    exp = get_experiment("pruning.unpruned")
+    row = _row(exp.analyze(exp.config("smoke", PRUNE), pruning.records).rows, PRUNE_ROW)
+    assert not row["pass"] and row["measured_exponent"] >= 1.5, row
+
+
+@pytest.mark.parametrize("factor", [1.1, 1 / 1.1])
+def test_pruning_theory_off_by_ten_percent_fails(pruning, factor, monkeypatch):
+    """Nearby wrong theory at the row's own scale: the saddle-point curve × 1.1 or / 1.1. The allowance is 3 SE
+    (SE/ε ≈ 1.8-2% at 16 seeds, so ≈ 6% of ε, above the 3% floor; measured worst ratio 2.2 for × 1.1), so a 10% error is ≈ 1.8 allowances at every
+    α: asserted FAIL with the worst point >= 1.3 allowances off."""
+    import simulators.data_pruning.experiments as pe
+
+    real = pe._theory
+    monkeypatch.setattr(pe, "_theory", lambda a, f, rule, th: factor * real(a, f, rule, th))
+    exp = get_experiment("pruning.unpruned")
+    row = _row(exp.analyze(exp.config("smoke", PRUNE), pruning.records).rows, PRUNE_ROW)
+    assert not row["pass"] and row["measured_exponent"] >= 1.3, row
