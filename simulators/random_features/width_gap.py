@@ -109,14 +109,15 @@ def _phis(z):
     return p1, p2, ps
 
 
-def divided_differences(lam, t: float):
-    """f = e^{−t·}: (f1 [M, M] = f[λ_i, λ_j], f2 [M, M] = f[λ_i, λ_j, λ_i]), evaluated without cancellation.
+def divided_differences(lam, t: float, rows=None):
+    """f = e^{−t·}: (f1 [R, M] = f[λ_i, λ_j], f2 [R, M] = f[λ_i, λ_j, λ_i]) for the rows i in `rows` (a slice or
+    index array; default all M), evaluated without cancellation.
 
     Hermite–Genocchi, with every exponent ≤ 0: for m = min(x, y), f[x, y] = −t ∫₀¹ e^{−t(sx + (1−s)y)} ds
     = −t e^{−tm} φ1(−t|x − y|); f[x, y, x] = t² ∫₀¹ (1 − v) e^{−t((1−v)x + vy)} dv = t² e^{−tx} φ2(−t(y − x)) for
     y ≥ x and t² e^{−ty} ψ(−t(x − y)) for y < x."""
     lam = np.asarray(lam, float)
-    li, lj = lam[:, None], lam[None, :]
+    li, lj = lam[rows if rows is not None else slice(None)][:, None], lam[None, :]
     lo = np.minimum(li, lj)
     p1, _, _ = _phis(-t * np.abs(li - lj))
     f1 = -t * np.exp(-t * lo) * p1
@@ -129,17 +130,23 @@ def divided_differences(lam, t: float):
 
 def first_order_coefficient(lam, tw, t) -> np.ndarray:
     """c1(t): the exact 1/N coefficient of the feature-averaged gap, E[L(t, N)] − L(t, ∞) = c1(t)/N + O(N^-2)
-    (module docstring; Wishart moments of K = FᵀF/N, F Gaussian). Cost O(M²) per t. Returns [T]."""
+    (module docstring; Wishart moments of K = FᵀF/N, F Gaussian). Cost O(M²) per t, in blocks of `block` rows
+    (memory O(block·M)). Returns [T]."""
     lam, tw = np.asarray(lam, float), np.asarray(tw, float)
     w = np.sqrt(tw / lam)
+    M, block = len(lam), 1024
     out = []
     for tt in np.atleast_1d(np.asarray(t, float)):
         e = np.exp(-tt * lam)
-        f1, f2 = divided_differences(lam, tt)
         fp, fpp = -tt * e, tt * tt * e
         r0 = e * w
-        quad = (lam * ((f1 ** 2) * (lam ** 2 * w ** 2)[None, :]).sum(1)).sum() + (lam * fp ** 2 * lam ** 2 * w ** 2).sum()
-        second = (r0 * lam * (0.5 * fpp * lam ** 2 * w + (f2 * lam[None, :]).sum(1) * lam * w)).sum()
+        rowsum1, rowsum2 = np.empty(M), np.empty(M)
+        for i0 in range(0, M, block):
+            f1, f2 = divided_differences(lam, tt, slice(i0, i0 + block))
+            rowsum1[i0:i0 + block] = (f1 ** 2) @ (lam ** 2 * w ** 2)          # Σ_k f[λ_i,λ_k]² λ_k² w_k²
+            rowsum2[i0:i0 + block] = f2 @ lam                                  # Σ_j f[λ_i,λ_j,λ_i] λ_j
+        quad = (lam * rowsum1).sum() + (lam * fp ** 2 * lam ** 2 * w ** 2).sum()
+        second = (r0 * lam * (0.5 * fpp * lam ** 2 * w + rowsum2 * lam * w)).sum()
         out.append(quad + 2 * second)
     return np.asarray(out)
 
