@@ -46,6 +46,7 @@ FAMILY_MODULES = (
     "simulators.synthetic",
     "simulators.random_features.experiments",
     "simulators.random_features.claims",
+    "simulators.random_features.data_reuse",
     "simulators.random_features.width_gap",
     "simulators.superposition.experiments",
     "simulators.lottery.experiments",
