@@ -255,3 +255,15 @@ def test_smoke_experiment_rows_pass(tmp_path):
     assert exp.instance_bytes(cfg) > 0
     paths = exp.figures(cfg, recs, an, tmp_path)
     assert paths and all(p.endswith(".png") for p in paths)
+
+
+@pytest.mark.parametrize("Ps", [(48,), (512,)])
+def test_instance_bytes_within_2x_of_measured_peak(Ps):
+    """instance_bytes vs the peak of live tensor bytes of `run_batch` on 8 instances of the largest point (the
+    method of tests/test_instance_bytes.py), on both Gram branches: 0.5 ≤ 8·estimate/peak ≤ 2."""
+    from simulators.harness.dispatch_audit import peak_bytes
+    exp = get_experiment("rf.data_reuse")
+    cfg = exp.config("smoke", dict(seeds=8, Ps=Ps, M=2048, N=128))   # big enough that the RNG's fixed chunk is minor
+    pts = [p for b in exp.plan(cfg) for p in b]
+    peak, _ = peak_bytes(exp.run_batch, cfg, pts, RunContext(dtype=torch.float64, backend="reference"))
+    assert 0.5 <= 8 * exp.instance_bytes(cfg) / peak <= 2, (exp.instance_bytes(cfg), peak)
