@@ -155,3 +155,14 @@ def test_peak_bytes_counts_live_storages_exactly():
     assert peak == 16_000_000
     peak2, _ = peak_bytes(lambda: [torch.empty(10, dtype=torch.float32) for _ in range(3)])
     assert peak2 == 120
+
+
+def test_data_dependent_ops_are_classified_without_their_output():
+    """`host_sync_reason` classifies from the op alone when the output is unknown (out=None, as documented):
+    .item() (_local_scalar_dense), equal and allclose carry PyTorch's data_dependent_output tag and are host
+    syncs before any Python value exists; an elementwise op on the same tensors is not."""
+    aten, t = torch.ops.aten, torch.ones(3)
+    for op, args in ((aten._local_scalar_dense.default, (t[:1],)), (aten.item.default, (t[:1],)),
+                     (aten.equal.default, (t, t)), (aten.allclose.default, (t, t))):
+        assert host_sync_reason(op, args, {}) is not None, op
+    assert host_sync_reason(aten.add.Tensor, (t, t), {}) is None
