@@ -202,6 +202,10 @@ PLANTS = [
     Plant("uniform without the half-ulp offset (can be 0)", "simulators/_rng.py",
           "return m.to(torch.float64).add_(0.5).mul_(2.0 ** -52)", "return m.to(torch.float64).mul_(2.0 ** -52)",
           (RNG, "-k", "documented_mapping")),
+    Plant("native C Philox: key bump k1 by W0", "simulators/_rng_native.py",
+          "if (r) { k0 += W0; k1 += W1; }", "if (r) { k0 += W0; k1 += W0; }", (RNG, "-k", "native")),
+    Plant("native C Box-Muller: cos and sin swapped", "simulators/_rng_native.py",
+          "xs[i] = cc * rr; ys[i] = ss * rr;", "xs[i] = ss * rr; ys[i] = cc * rr;", (RNG, "-k", "native")),
     # ------------------------------------------------------------------ data pruning: theory and model
     Plant("Gardner capacity without the +1", "simulators/data_pruning/theory.py",
           "return 1.0 / ((kappa ** 2 + 1) * _Phi(kappa) + kappa * _phi(kappa))",
@@ -277,7 +281,8 @@ def _scratch() -> Path:
 def run(plants, timeout: int, keep: bool) -> int:
     wt = _scratch()
     env = dict(os.environ, TOYSCALE_HYPOTHESIS_SEED="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               PYTHONDONTWRITEBYTECODE="1")
+               PYTHONDONTWRITEBYTECODE="1",
+               TOYSCALE_CACHE_DIR=str(SCRATCH) + "_cache")      # planted native builds stay out of the user's cache
     caught = missed = stale = 0
     for i, pl in enumerate(plants, 1):
         f = wt / pl.path
