@@ -39,8 +39,9 @@ def test_lottery_silu_width_exponent_matches_ensembling(reduced_sweep):
 def test_lottery_silu_rejects_wrong_exponents(reduced_sweep):
     """Negative controls: the approximation law (4) and 1 shifted by 3 tolerances are rejected.
     Stated power (measured, one run): fit 1.21, 95% CI [0.89, 1.48] (se ≈ 0.15), tolerance 0.45. The approximation
-    law sits at z ≈ 19; a nearer plausible wrong exponent, ½ (RMSE instead of MSE) or 2, is only at z ≈ 3.3 / 5.3
-    from 1 and is NOT resolved at these sizes (z >= 6 needs se <= 0.083, ~26 seeds, ~2 min): a known gap."""
+    law sits at z ≈ 20 and an exponent 2 at z ≈ 6.7, but the nearest plausible wrong exponent, ½ (an RMSE read as
+    an MSE), is only at z ≈ 3.3 and is NOT resolved at these sizes (z >= 6 needs se <= 0.083, ~26 seeds, ~2 min
+    of training): a known gap."""
     fit = reduced_sweep
     tol = _tolerance(fit)
     assert abs(fit.exponent - 4.0) > tol
