@@ -190,7 +190,8 @@ def test_schedule_warmup_and_cosine_floor(rule, steps, warm):
 
 
 def test_measure_geometry_on_known_frames():
-    """Orthonormal rows: overlap 0, D_i = 1; n unit rows of an equiangular-ish random frame: overlap ≈ Welch."""
+    """Orthonormal rows: overlap 0, D_i = 1; two antipodal unit rows in 1-D: cos² = 1, D = ½. (The Welch bound
+    attained by simplex / harmonic tight frames is checked in test_superposition_theory.py.)"""
     W = torch.zeros(1, 6, 4, dtype=torch.float64)
     W[0, :4] = torch.eye(4)
     g = M.measure_geometry(W, torch.ones(1, 4))[0]
