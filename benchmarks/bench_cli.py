@@ -1,10 +1,10 @@
 """CLI latency (issue 15): wall time of a fresh `toyscale` process for the commands a user types first.
 
-Providers: `index` answers from the static experiments index (no torch import: `--help`, `list`, an unknown
-`--set` key, a value of the wrong kind); `registry` is the path that imports torch and every family (a range
-refusal checked by the config's `__post_init__`, and the pre-index `list`: importing the registry), the cost
-every command paid before the index. Each row is a subprocess, so interpreter start-up is included.
-Target: every refusal and `list` under 1 s.
+Providers: `index` answers without importing torch: `--help`, `list`, an unknown `--set` key and a value of
+the wrong kind from the static experiments index; range and cross-field refusals (the config's own
+`__post_init__`, its torch-free module imported alone); an unreachable Ray address; a missing `report` dir.
+`registry` is importing torch and every family, the cost every refusal paid before (range refusals took
+3-5 s). Each row is a subprocess, so interpreter start-up is included. Target: every refusal and `list` under 1 s.
 """
 from __future__ import annotations
 
@@ -19,9 +19,15 @@ CLI = [sys.executable, "-m", "simulators.harness.cli"]
 COMMANDS = {
     "index": {"--help": ["--help"], "list": ["list"],
               "run X --set bogus=1": ["run", "synthetic.power_law", "--set", "bogus=1"],
-              "run X --set n_sizes=abc": ["run", "synthetic.power_law", "--set", "n_sizes=abc"]},
-    "registry": {"run X --set n_sizes=-1": ["run", "synthetic.power_law", "--set", "n_sizes=-1"],
-                 "import registry (pre-index list)": None},
+              "run X --set n_sizes=abc": ["run", "synthetic.power_law", "--set", "n_sizes=abc"],
+              "run X --set n_sizes=-1": ["run", "synthetic.power_law", "--set", "n_sizes=-1"],
+              "run rf.time --set N=0": ["run", "rf.time", "--set", "N=0"],
+              "run memory.data --set a_values=(0.8,)": ["run", "memory.data", "--set", "a_values=(0.8,)"],
+              "run plrf.loss_curves --set lr=5 (cross-field)": ["run", "plrf.loss_curves", "--set", "lr=5"],
+              "run X --executor ray --ray-address 127.0.0.1:1": ["run", "synthetic.power_law", "--executor", "ray",
+                                                                 "--ray-address", "127.0.0.1:1"],
+              "report <missing dir>": ["report", "/nonexistent/toyscale-run"]},
+    "registry": {"import registry (pre-index list)": None},
 }
 
 
@@ -39,7 +45,7 @@ def run(size: str = "full") -> list[dict]:
     rows = []
     for provider, cmds in COMMANDS.items():
         for what, args in cmds.items():
-            if size == "tiny" and what not in ("list", "run X --set bogus=1"):
+            if size == "tiny" and what not in ("list", "run X --set bogus=1", "run rf.time --set N=0"):
                 continue
             t = time_fn(_call(args), min_time=0.0 if size == "tiny" else 3.0, warmup=1 if size == "full" else 0,
                         max_reps=3 if size == "tiny" else 20)

@@ -78,9 +78,10 @@ def markdown_table(rows: list[dict], info: dict, size: str) -> str:
     cols = [c for c in cols if any(c in r for r in rows)]
     loads = sorted({tuple(r["env"]["loadavg_1_5_15"]) for r in rows if r.get("env", {}).get("loadavg_1_5_15")})
     load_note = f"; load average (1/5/15 min) at each benchmark's start: {', '.join(str(tuple(round(x, 1) for x in l)) for l in loads)}" if loads else ""
-    lines = [f"Benchmarks ({size}) on {info['device']}, torch {info['versions']['torch']}, {info['timestamp']}{load_note}", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    from simulators.harness.report import md_table   # every cell escaped ('|' in a config or status text)
+
+    lines = [f"Benchmarks ({size}) on {info['device']}, torch {info['versions']['torch']}, {info['timestamp']}{load_note}", ""]
+    lines += md_table(cols, [[_fmt(r.get(c)) for c in cols] for r in rows])
     return "\n".join(lines) + "\n"
 
 

@@ -296,7 +296,7 @@ def _resume_hint(argv: Sequence[str]) -> str:
 
 
 def _stored_count(out_dir: Path) -> int:
-    from .store import stored_points
+    from .store_check import stored_points
 
     return stored_points(out_dir)
 
@@ -308,6 +308,11 @@ def _cmd_run(a, argv) -> int:
     overrides = parse_overrides(a.experiment, a.scale, a.overrides, a.seeds, meta)
     validate_config(a.experiment, a.scale, overrides, meta)
     _check_executor_flags(a)
+    if not a.dry_run:
+        from .store_check import check_store_file
+
+        out_default = Path("runs") / f"{a.experiment}-{a.scale}"
+        check_store_file((Path(a.out) if a.out is not None else out_default) / "results.sqlite")
     _set_threads(a)
     from .runner import prepare, run_experiment
 
@@ -342,7 +347,7 @@ def _cmd_run(a, argv) -> int:
 
 
 def _cmd_report(a) -> int:
-    from .store import check_store_dir
+    from .store_check import check_store_dir
 
     check_store_dir(Path(a.dir))      # one line for a missing, empty, foreign or corrupt store (no import)
     from .report import format_table

@@ -132,9 +132,11 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
         executor: "local" (default, in-process) or an executor instance / registered name (see executors.py).
         max_instances_per_batch: cut planned batches into chunks of at most this many points (None: on
             CUDA, the memory cap from the experiment's `instance_bytes` hook if it has one; else unchanged).
-            Recorded with the run (with the torch thread count): float reductions over a batch can depend on
-            its composition (issue 15.13: up to 3e-8 relative in float32), so a resume with another value
-            is refused rather than mixing numerics.
+            The effective value (the auto cap included) is recorded with the run (with the torch thread
+            count): float reductions over a batch can depend on its composition (issue 15.13: up to 3e-8
+            relative in float32), so a resume with another value is refused rather than mixing numerics;
+            when both the run and its resume chose the cap automatically, the resume keeps the recorded one
+            (the free memory, hence the auto cap, may differ between them).
         force_new: accept a run dir that holds another experiment or another config (refused otherwise,
             naming what it holds); the stored points stay, `report` then covers each experiment's latest config.
     Returns:
@@ -145,7 +147,7 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
         raise ConfigError(f"executor must be one of {', '.join(sorted(EXECUTORS))}, got {executor!r}")
     executor = get_executor(executor)  # before any work: e.g. "ray" without ray installed is a ConfigError
     split_batches([], max_instances_per_batch)  # validates the value
-    numerics = {"max_instances_per_batch": max_instances_per_batch, "threads": torch.get_num_threads()}
+    requested = max_instances_per_batch
     if max_instances_per_batch is None:
         max_instances_per_batch = memory_cap(prep.exp, prep.cfg, prep.device)
     check_memory(prep, max_instances_per_batch)
@@ -162,12 +164,20 @@ def run_experiment(name: str, scale: str = "default", overrides: Mapping[str, An
             raise ConfigError(f"{out_dir} already holds {len(have)} finished points of {name}; "
                              "pass --resume (resume=True) to continue, or choose another --out")
         before = store.get_meta(f"numerics:{name}")
+        if (have and before is not None and requested is None and store.get_meta(f"auto_cap:{name}")
+                and before.get("max_instances_per_batch") != max_instances_per_batch):
+            # auto chunking both times (the CUDA memory cap follows the free memory of the moment): keep the cap
+            # the stored points were computed with, if it still fits
+            max_instances_per_batch = before.get("max_instances_per_batch")
+            check_memory(prep, max_instances_per_batch)
+        numerics = {"max_instances_per_batch": max_instances_per_batch, "threads": torch.get_num_threads()}
         if have and before is not None and before != numerics:
             raise ConfigError(f"{out_dir}: its points of {name} were computed with --max-instances-per-batch "
                               f"{before['max_instances_per_batch']} and {before['threads']} thread(s); resume with "
                               f"the same (asked: {numerics['max_instances_per_batch']}, {numerics['threads']} "
                               "thread(s)): batch composition and threads can change float results")
-        store.set_meta(f"numerics:{name}", numerics)
+        store.set_meta(f"numerics:{name}", numerics)      # the effective cap: the auto one included
+        store.set_meta(f"auto_cap:{name}", requested is None)
         store.set_run(name, scale, dict(overrides or {}), prep.cfg, prep.dtype, prep.device)
         computed, sim_s, failures = _run_pending(prep, store, have, progress, executor, max_instances_per_batch)
         records = store.records(all_keys)

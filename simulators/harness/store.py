@@ -21,8 +21,6 @@ import torch
 from .._rng import RNG_VERSION
 from .registry import Record
 
-DB_NAME = "results.sqlite"
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
     key TEXT PRIMARY KEY,
@@ -80,81 +78,9 @@ def point_key(experiment: str, config: Any, point: Mapping, dtype: torch.dtype, 
     return hashlib.sha1(canonical(parts).encode()).hexdigest()
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = {"points", "runs"}
-
-
-def _store_error(path: Path, what: str) -> "ConfigError":
-    from .fieldcheck import ConfigError
-
-    return ConfigError(f"{path}: {what}; it is left untouched (point --out at another directory)")
-
-
-def _ro_uri(path: Path) -> str:
-    """Read-only SQLite URI that creates nothing beside the file: `immutable=1` when no -wal file exists (then
-    every committed row is in the main file), plain `mode=ro` when one does (a killed run's committed but not
-    yet checkpointed batches live there)."""
-    wal = Path(str(path) + "-wal")
-    return f"file:{path}?mode=ro" + ("" if wal.exists() else "&immutable=1")
-
-
-def check_store_file(path: Path) -> None:
-    """Refuse (ConfigError, one line naming the path) a results.sqlite that is a directory, empty, not SQLite,
-    another tool's SQLite file, or corrupt, without writing to it. A missing file passes (a new store)."""
-    if not path.exists():
-        return
-    if not path.is_file():
-        raise _store_error(path, "is not a regular file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-    except OSError as e:
-        raise _store_error(path, f"cannot be read ({e.strerror})") from None
-    if len(head) == 0:
-        raise _store_error(path, "is empty (0 bytes), not a toyscale results store")
-    if head != SQLITE_MAGIC:
-        raise _store_error(path, "is not an SQLite database")
-    try:
-        conn = sqlite3.connect(_ro_uri(path), uri=True, timeout=30)
-        try:
-            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("quick_check failed")
-            tables = {t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not _TABLES <= tables:
-                raise _store_error(path, f"is an SQLite database without toyscale's tables (it has: "
-                                         f"{', '.join(sorted(tables)) or 'none'})")
-            conn.execute("SELECT key, point, metrics, versions FROM points LIMIT 1").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error as e:
-        raise _store_error(path, f"is corrupt or unreadable ({e})") from None
-
-
-def check_store_dir(run_dir: Path) -> None:
-    """What `toyscale report DIR` needs: an existing directory holding a readable toyscale store."""
-    from .fieldcheck import ConfigError
-
-    if not run_dir.exists():
-        raise ConfigError(f"{run_dir} holds no results.sqlite (no such directory); expected a directory written "
-                          "by `toyscale run`")
-    if not run_dir.is_dir():
-        raise ConfigError(f"{run_dir} is not a directory; expected a directory written by `toyscale run`")
-    if not (run_dir / DB_NAME).exists():
-        raise ConfigError(f"{run_dir} holds no results.sqlite; expected a directory written by `toyscale run`")
-    check_store_file(run_dir / DB_NAME)
-
-
-def stored_points(run_dir: str | Path) -> int:
-    """Points stored in `run_dir` (0 if none or unreadable); read-only."""
-    path = Path(run_dir) / DB_NAME
-    try:
-        conn = sqlite3.connect(_ro_uri(path), uri=True, timeout=30)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
+# The file checks are torch-free (the CLI refuses a bad store before importing torch); re-exported here.
+from .store_check import (DB_NAME, SQLITE_MAGIC, _ro_uri, _store_error, check_store_dir,  # noqa: E402,F401
+                          check_store_file, stored_points)
 
 
 class ResultStore:
