@@ -18,13 +18,13 @@ PEAK_RATIO = 2.0   # every P must satisfy max(N, P) >= 2 min(N, P): away from th
 class DataReuseConfig:
     a: float = 2.0                 # task power λ_k w_k² = k^-a
     b: float = 1.5                 # spectrum λ_k = k^-b
-    M: int = 2048                  # latent dimension
+    M: int = 1024                  # latent dimension
     N: int = 256                   # random features
-    Ps: tuple = (32, 64, 128, 512, 1024, 2048)   # training-set sizes, reused by full-batch gradient flow
+    Ps: tuple = (64, 128, 512, 1024, 2048)   # training-set sizes, reused by full-batch gradient flow
     t_min: float = 0.1
     t_max: float = 1e6
     n_times: int = 31              # geometric checkpoints in [t_min, t_max]
-    seeds: int = 8
+    seeds: int = 48
 
     def __post_init__(self):
         fc.check_types(self)
