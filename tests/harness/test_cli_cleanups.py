@@ -50,6 +50,9 @@ print(json.dumps({"rc": rc, "err": err.getvalue(), "torch": "torch" in sys.modul
     ("present", ["run", "synthetic.power_law", "--ray-address", "127.0.0.1:1"], "need --executor ray"),
 ])
 def test_ray_refusals_import_neither_torch_nor_ray(case, argv, needle, tmp_path):
+    from simulators.harness import index
+
+    assert index.load() is not None, f"the experiments index is stale; regenerate it with: {index.REGENERATE}"
     p = subprocess.run([sys.executable, "-c", RAY_PROBE, case, *argv, "--out", str(tmp_path / "o")], cwd=ROOT,
                        capture_output=True, text=True, env=ENV, timeout=120)
     r = json.loads(p.stdout.strip().splitlines()[-1])
