@@ -6,11 +6,11 @@ asserted PASS must sit >= 4 bootstrap standard errors inside its tolerance, a ro
 
 synthetic.power_law (32 seeds, 16 sizes, σ = 0.1: stderr ≈ 0.002) first; then one headline row (or a few) per
 family at the smallest smoke overrides where the verdict is resolved (more seeds, not the default scale): model
-collapse (collapse.ols_generations, tails.cut), associative memory (memory.data), data pruning (pruning.unpruned,
+collapse (collapse.ols_generations, tails.cut), associative memory (memory.data; memory.hopfield's α_c at
+N = 2000, where the finite-N offset is small against the 0.015 allowance), data pruning (pruning.unpruned,
 pointwise), random features (rf.time), superposition (superposition.geometry), and lottery's expected FAIL row
-(N^-4) with its stated reason. Not pinned here, and why (statistics, not taste): memory.hopfield's α_c (N = 1000
-sits 0.008 above 0.138 against a 0.015 tolerance: < 3 SE at any seed count that runs in seconds), memory.dim
-(the asymptotic exponents need d up to 2048), plrf.phases and superposition.strong/weak (minutes at the sizes
+(N^-4) with its stated reason. Not pinned here, and why (statistics, not taste): memory.dim (the asymptotic
+exponents need d up to 2048), the Hopfield dense-capacity rows (SE ≈ 0.2 at N <= 32), plrf.phases and superposition.strong/weak (minutes at the sizes
 where the rows pass), lottery's N^-1 rows (not converged at any CPU budget: FAIL at default)."""
 import numpy as np
 import pytest
@@ -244,6 +244,37 @@ def test_memory_data_nearby_wrong_theory_fails(memory, sign, monkeypatch):
     """δ = ±1.5 tolerances (0.105): expected FAIL margins ≈ 7.1 SE (+) and 3.9 SE (−)."""
     row = _shifted_row(monkeypatch, "memory.data", MEM, memory, "simulators.associative_memory.experiments", MEM_ROW,
                        sign * 1.5 * MEM["tolerance"])
+    _assert_fail_k(row, 3)
+
+
+HOP = dict(N_classic=2000, seeds=12, loads=(0.12, 0.13, 0.14, 0.15, 0.16), max_sweeps=60, ks=(2,), N_dense=(16, 24),
+           alpha_tolerance=0.015)
+HOP_ROW = "classical capacity α_c (overlap < 0.95, N = 2000)"
+
+
+@pytest.fixture(scope="module")
+def hopfield(tmp_path_factory):
+    return _run_family(tmp_path_factory, "memory.hopfield", HOP)
+
+
+def test_hopfield_capacity_passes(hopfield):
+    """Classical Hopfield net at N = 2000 (12 seeds, loads 0.12..0.16 around the transition): the load where the
+    final overlap drops below 0.95, against α_c = 0.138 at the default allowance 0.015. Finite N smears the
+    transition by O(N^-1/2): N = 1000 sits ≈ 0.008 above 0.138, N = 2000 ≈ 0.002; stderr ≈ 0.0023 (seed
+    bootstrap): expected margin ≈ 5.5 SE."""
+    _assert_pass_k(_row(hopfield.report["rows"], HOP_ROW), 4)
+
+
+@pytest.mark.parametrize("sign", [+1, -1])
+def test_hopfield_capacity_nearby_wrong_theory_fails(hopfield, sign, monkeypatch):
+    """α_c replaced by 0.138 ± 2 allowances (0.168 / 0.108; 1.5 allowances would sit < 3 SE outside on the +
+    side given the +0.003 finite-N offset): the same records must FAIL, expected margins ≈ 5.5 (+) and 7.3 (−) SE."""
+    import simulators.associative_memory.theory as mt
+
+    monkeypatch.setattr(mt, "HOPFIELD_ALPHA_C", 0.138 + sign * 2 * HOP["alpha_tolerance"])
+    exp = get_experiment("memory.hopfield")
+    row = _row(exp.analyze(exp.config("smoke", HOP), hopfield.records).rows, HOP_ROW)
+    assert row["theory_exponent"] == pytest.approx(0.138 + sign * 0.03)
     _assert_fail_k(row, 3)
 
 
