@@ -8,11 +8,11 @@ synthetic.power_law (32 seeds, 16 sizes, σ = 0.1: stderr ≈ 0.002) first; then
 family at the smallest smoke overrides where the verdict is resolved (more seeds, not the default scale): model
 collapse (collapse.ols_generations, tails.cut), associative memory (memory.data; memory.hopfield's α_c at
 N = 2000, where the finite-N offset is small against the 0.015 allowance), data pruning (pruning.unpruned,
-pointwise), random features (rf.time), superposition (superposition.geometry), and lottery's expected FAIL row
-(N^-4) with its stated reason. Not pinned here, and why (statistics, not taste): memory.dim (the asymptotic
-exponents need d up to 2048), the Hopfield dense-capacity rows (SE ≈ 0.2 at N <= 32), plrf.phases and
-superposition.strong/weak (minutes at the sizes where the rows pass), lottery's N^-1 rows (not converged at any
-CPU budget: FAIL at default)."""
+pointwise), random features (rf.time), superposition (superposition.geometry; and the γ = 1 phase row, expected
+to FAIL because decay erases features), and lottery's expected FAIL row (N^-4) with its stated reason.
+Not pinned here, and why (statistics, not taste): memory.dim (the asymptotic exponents need d up to 2048), the
+Hopfield dense-capacity rows (SE ≈ 0.2 at N <= 32), plrf.phases and superposition.strong/weak (minutes at the
+sizes where the rows pass), lottery's N^-1 rows (not converged at any CPU budget: FAIL at default)."""
 import numpy as np
 import pytest
 
@@ -373,6 +373,29 @@ def test_superposition_geometry_nearby_wrong_theory_fails(geometry, sign, monkey
     row = _shifted_row(monkeypatch, "superposition.geometry", GEOM, geometry, "simulators.superposition.experiments",
                        GEOM_ROW, sign * 2 * 0.1)
     _assert_fail_k(row, 3)
+
+
+PHASE = dict(laws=("power:2.0",), gammas=(1.0,), n=128, batch=128, steps=400, widths=(8, 16, 32), seeds=3,
+             tolerance=0.2)
+
+
+@pytest.fixture(scope="module")
+def phase_decay(tmp_path_factory):
+    return _run_family(tmp_path_factory, "superposition.phase", PHASE)
+
+
+def test_superposition_strong_decay_row_fails_for_the_stated_reason(phase_decay):
+    """superposition.phase at γ = 1 is EXPECTED to fail (docs/reproduce-default.md: "decay erases features"): the
+    weak-superposition theory (the finite-n tail slope, ≈ 1.13 over m = 8..32 for power:2.0) assumes the top m
+    features are represented, but decay γ = 1 shrinks most rows below ‖W_i‖ = ½. Asserted: the row FAILS at the
+    default tolerance 0.2 by >= 3 SE (expected ≈ 4.6; stderr ≈ 0.12 with 3 seeds), measured BELOW the theory
+    (too shallow), and the stated reason holds: the represented fraction at m = 32 is under half the m/n = 0.25
+    the theory assumes (expected ≈ 0.07; binomial SE over 3 × 128 rows ≈ 0.013, so 0.125 is > 4 SE away)."""
+    row = _row(phase_decay.report["rows"], "loss_sum (power:2.0, γ=1)")
+    _assert_fail_k(row, 3)
+    assert row["measured_exponent"] < row["theory_window_slope"] - row["tolerance"]
+    (ph,) = phase_decay.report["tables"]["phase"]
+    assert ph["m_over_n"] == 0.25 and ph["frac_half"] < 0.5 * ph["m_over_n"], ph
 
 
 # ---------------------------------------------------------------- lottery tickets (expected FAIL rows)
