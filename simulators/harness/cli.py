@@ -225,6 +225,10 @@ def _build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("reproduce", help="every registered experiment, one summary table")
     common(rp, False)
     rp.add_argument("--only", default=None, help="comma-separated name prefixes to include")
+    rp.add_argument("--jobs", type=int, default=None,
+                    help="experiments run at once, each in its own worker process (default: one per CPU, at most 4, "
+                         "for CPU runs with the local executor; else 1). Each worker uses --threads torch threads "
+                         "(default: CPUs // jobs); the stored numbers equal a serial run at that thread count")
     b = sub.add_parser("bench", help="the benchmark suite (same as python -m benchmarks)")
     b.add_argument("--size", choices=("tiny", "full"), default="full")
     b.add_argument("--only", default=None, help="comma-separated benchmark names")
@@ -370,19 +374,25 @@ def _select(only: str | None, names: Sequence[str]) -> list[str]:
     return [n for n in names if any(n.startswith(s) for s in prefixes)]
 
 
-def _cmd_reproduce(a, argv) -> int:
-    meta = _meta()
-    names = _select(a.only, sorted(meta))
-    _check_executor_flags(a)
-    _set_threads(a)
+def _reproduce_jobs(a, n_names: int) -> int:
+    from .parallel import default_jobs
+
+    if a.jobs is None:
+        return default_jobs(a.device, a.executor, n_names)
+    if not 1 <= a.jobs <= 64:
+        raise UserError(f"--jobs must be an integer in [1, 64], got {a.jobs}")
+    if a.jobs > 1 and a.executor != "local":
+        raise UserError(f"--jobs {a.jobs} needs --executor local (Ray already spreads the batches); use --jobs 1")
+    return min(a.jobs, n_names)
+
+
+def _reproduce_serial(a, argv, names, out) -> list | None:
     from tqdm.auto import tqdm
 
-    from .report import format_table, slug, write_index
-    from .runner import prepare, run_experiment
+    from .report import slug
+    from .runner import run_experiment
 
-    out = Path(a.out or f"runs/reproduce-{a.scale}")
-    for n in names:  # validate everything before any work
-        prepare(n, a.scale, {}, a.device, a.dtype, a.backend)
+    _set_threads(a)
     executor = _executor(a)
     reports = []
     current = names[0]
@@ -398,6 +408,59 @@ def _cmd_reproduce(a, argv) -> int:
         print(f"toyscale: interrupted in {current}: {len(reports)} of {len(names)} experiments finished, "
               f"{_stored_count(out / slug(current))} points of {current} stored; continue with: "
               f"{_resume_hint(argv)}", file=sys.stderr)
+        return None
+    return reports
+
+
+def _reproduce_parallel(a, argv, names, out, jobs: int) -> list | None:
+    """`jobs` experiments at once in worker processes (simulators/harness/parallel.py)."""
+    from tqdm.auto import tqdm
+
+    from .parallel import cpu_count, run_parallel
+    from .report import slug
+
+    threads = a.threads if a.threads is not None else max(1, cpu_count() // jobs)
+    done: list[str] = []
+    bar = tqdm(total=len(names), desc=f"reproduce ({jobs} jobs)", unit="exp", disable=a.no_progress)
+
+    def finished(n):
+        done.append(n)
+        bar.update(1)
+
+    def kwargs_for(n):
+        return dict(scale=a.scale, overrides={}, out=out / slug(n), device=a.device, dtype=a.dtype, resume=a.resume,
+                    progress=False, backend=a.backend, executor="local",
+                    max_instances_per_batch=a.max_instances_per_batch, force_new=a.force_new)
+
+    try:
+        by_name = run_parallel(names, kwargs_for, jobs, threads, on_done=finished)
+    except KeyboardInterrupt:
+        bar.close()
+        open_ = [n for n in names if n not in done]
+        stored = sum(_stored_count(out / slug(n)) for n in open_)
+        print(f"toyscale: interrupted: {len(done)} of {len(names)} experiments finished, {stored} points of the "
+              f"other {len(open_)} stored; continue with: {_resume_hint(argv)}", file=sys.stderr)
+        return None
+    bar.close()
+    return [by_name[n] for n in names]
+
+
+def _cmd_reproduce(a, argv) -> int:
+    meta = _meta()
+    names = _select(a.only, sorted(meta))
+    _check_executor_flags(a)
+    jobs = _reproduce_jobs(a, len(names))
+    from .report import format_table, write_index
+    from .runner import prepare
+
+    out = Path(a.out or f"runs/reproduce-{a.scale}")
+    for n in names:  # validate everything before any work
+        prepare(n, a.scale, {}, a.device, a.dtype, a.backend)
+    if jobs > 1:
+        reports = _reproduce_parallel(a, argv, names, out, jobs)
+    else:
+        reports = _reproduce_serial(a, argv, names, out)
+    if reports is None:          # interrupted: the line saying what is stored and how to resume is printed
         return 130
     path = write_index(out, reports, a.scale)
     rows = [{**r, "experiment": rep["experiment"]} for rep in reports for r in rep["rows"]]

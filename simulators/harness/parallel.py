@@ -67,8 +67,13 @@ def lpt_order(names: Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: -COST_HINT.get(n, DEFAULT_COST))
 
 
+def _exit_on_term(signum, frame):
+    raise SystemExit(128 + signum)      # unwind (an open store transaction rolls back) and run exit handlers
+
+
 def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)         # the parent decides what an interrupt means
+    signal.signal(signal.SIGTERM, _exit_on_term)         # how the parent stops a worker: exit cleanly
     import torch
 
     torch.set_num_threads(threads)
@@ -102,9 +107,10 @@ def run_parallel(names: Sequence[str], kwargs_for: Callable[[str], dict[str, Any
         procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:                      # stop running experiments now (a batch in flight is not stored)
-            p.terminate()
+            p.terminate()                    # SIGTERM -> SystemExit in the worker (`_exit_on_term`)
         for p in procs:
             p.join(timeout=10)
+        pool.shutdown(wait=True)             # let the executor release its queues (else: "leaked semaphore")
         raise
     pool.shutdown(wait=True)
     return reports

@@ -56,3 +56,46 @@ def test_default_jobs_is_one_on_ray_and_bounded_by_the_cpus():
     assert parallel.default_jobs("cuda", "local", 30) == 1
     assert 1 <= parallel.default_jobs("cpu", "local", 30) <= min(4, parallel.cpu_count())
     assert parallel.default_jobs("cpu", "local", 1) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_parallel_reproduce_stops_every_worker_and_resumes(tmp_path):
+    """A terminal's Ctrl-C (SIGINT to the whole process group) while two workers run: one line with the stored
+    count and the exact resume command, exit 130, no traceback, no worker left behind; that command finishes."""
+    import os
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    out = tmp_path / "rep"
+    argv = ["reproduce", "--scale", "smoke", "--only", "lottery.silu,superposition.weak", "--out", str(out),
+            "--no-progress", "--jobs", "2"]
+    p = subprocess.Popen([sys.executable, "-m", "simulators.harness.cli", *argv], cwd=root, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 240
+    while not list(out.glob("*/results.sqlite")) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    assert p.poll() is None, "reproduce finished before it could be interrupted"
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert p.returncode == 130, err[-2000:]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "of 2 experiments finished" in lines[0] and "stored" in lines[0], lines[0]
+    for _ in range(50):                 # the resource tracker exits once the parent's pipe closes
+        left = subprocess.run(["pgrep", "-a", "-g", str(p.pid)], capture_output=True, text=True).stdout.strip()
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, f"processes left running: {left}"
+    cmd = shlex.split(lines[0].split("continue with: ", 1)[1])
+    assert cmd == ["toyscale", *argv, "--resume"]
+    p2 = subprocess.run([sys.executable, "-m", "simulators.harness.cli", *cmd[1:]], cwd=root, env=env,
+                        capture_output=True, text=True, timeout=600)
+    assert p2.returncode == 0, p2.stderr[-2000:]
+    assert (out / "report.md").exists()
