@@ -2,7 +2,8 @@
 a nearby wrong one, with the verdict's margin stated in standard errors so the assertion survives any change of
 the random stream (e.g. the Philox RNG of issue 13). Every assertion below checks its own margin: a row
 asserted PASS must sit >= 4 bootstrap standard errors inside its tolerance, a row asserted FAIL >= 4 outside
-(>= 3 for the other families' shifted-theory controls; expected margins, from the sizes here: 4-40σ). No simulated number is hard-coded.
+(>= 3 for the other families' shifted-theory controls; expected margins, from the sizes here: 4-40σ).
+No simulated number is hard-coded.
 
 synthetic.power_law (32 seeds, 16 sizes, σ = 0.1: stderr ≈ 0.002) first; then one headline row (or a few) per
 family at the smallest smoke overrides where the verdict is resolved (more seeds, not the default scale): model
@@ -269,7 +270,7 @@ def test_hopfield_capacity_passes(hopfield):
 @pytest.mark.parametrize("sign", [+1, -1])
 def test_hopfield_capacity_nearby_wrong_theory_fails(hopfield, sign, monkeypatch):
     """α_c replaced by 0.138 ± 2 allowances (0.168 / 0.108; 1.5 allowances would sit < 3 SE outside on the +
-    side given the +0.003 finite-N offset): the same records must FAIL, expected margins ≈ 5.5 (+) and 7.3 (−) SE."""
+    side given the +0.003 finite-N offset): the same records must FAIL, expected margins ≈ 5.5 (+), 7.3 (−) SE."""
     import simulators.associative_memory.theory as mt
 
     monkeypatch.setattr(mt, "HOPFIELD_ALPHA_C", 0.138 + sign * 2 * HOP["alpha_tolerance"])
@@ -312,8 +313,8 @@ def test_pruning_asymptotic_law_in_place_of_the_saddle_point_fails(pruning, monk
 @pytest.mark.parametrize("factor", [1.1, 1 / 1.1])
 def test_pruning_theory_off_by_ten_percent_fails(pruning, factor, monkeypatch):
     """Nearby wrong theory at the row's own scale: the saddle-point curve × 1.1 or / 1.1. The allowance is 3 SE
-    (SE/ε ≈ 1.8-2% at 16 seeds, so ≈ 6% of ε, above the 3% floor; measured worst ratio 2.2 for × 1.1), so a 10% error is ≈ 1.8 allowances at every
-    α: asserted FAIL with the worst point >= 1.3 allowances off."""
+    (SE/ε ≈ 1.8-2% at 16 seeds, so ≈ 6% of ε, above the 3% floor), so a 10% error is ≈ 1.6-1.8 allowances at
+    every α: asserted FAIL with the worst point >= 1.3 allowances off (measured: 2.2 for × 1.1)."""
     import simulators.data_pruning.experiments as pe
 
     real = pe._theory
@@ -335,8 +336,8 @@ def rf_time(tmp_path_factory):
 
 def test_rf_time_passes(rf_time):
     """Gradient-flow loss vs t at N = 512, P = ∞ (16 seeds, exact eigen-solution): target the theory curve's slope
-    over the window t ∈ [10, 100] (→ (a−1)/b), tolerance 0.05 (default), stderr ≈ 0.0067: expected margin ≈ 7 SE
-    (the smoke N = 128, M = 1280 fails this row: its window is too close to the L∞(N) plateau)."""
+    over the window t ∈ [10, 100] (→ (a−1)/b), tolerance 0.05 (default), stderr ≈ 0.0067: expected margin ≈ 7
+    SE (the smoke N = 128, M = 1280 fails this row: its window is too close to the L∞(N) plateau)."""
     _assert_pass_k(_row(rf_time.report["rows"], RF_ROW), 4)
 
 
