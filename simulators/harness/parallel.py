@@ -20,6 +20,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -67,13 +68,32 @@ def lpt_order(names: Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: -COST_HINT.get(n, DEFAULT_COST))
 
 
+_TERMINATED = False
+
+
 def _exit_on_term(signum, frame):
-    raise SystemExit(128 + signum)      # unwind (an open store transaction rolls back) and run exit handlers
+    """SIGTERM in a worker (how the parent stops it, or the parent's death via PR_SET_PDEATHSIG): unwind the
+    running experiment (an open store transaction rolls back) and exit cleanly; jobs queued before the stop are
+    skipped (`_run_one`)."""
+    global _TERMINATED
+    _TERMINATED = True
+    raise SystemExit(128 + signum)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when the parent dies (even by SIGKILL), so no orphan keeps computing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)         # the parent decides what an interrupt means
-    signal.signal(signal.SIGTERM, _exit_on_term)         # how the parent stops a worker: exit cleanly
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    _die_with_parent()
     import torch
 
     torch.set_num_threads(threads)
@@ -82,6 +102,8 @@ def _init_worker(threads: int) -> None:
 def _run_one(job: tuple[str, dict[str, Any]]) -> tuple[str, dict]:
     from .runner import run_experiment
 
+    if _TERMINATED:
+        raise SystemExit(143)
     name, kw = job
     res = run_experiment(name, **kw)
     return name, res.report
@@ -95,6 +117,9 @@ def run_parallel(names: Sequence[str], kwargs_for: Callable[[str], dict[str, Any
     stopped; so is KeyboardInterrupt."""
     ctx = mp.get_context("spawn")           # fork after torch has started its thread pools can deadlock
     reports: dict[str, dict] = {}
+    restore = None
+    if threading.current_thread() is threading.main_thread():   # SIGTERM to the parent stops like Ctrl-C
+        restore = signal.signal(signal.SIGTERM, _raise_interrupt)
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
     try:
         futures = [pool.submit(_run_one, (n, kwargs_for(n))) for n in lpt_order(names)]
@@ -112,5 +137,12 @@ def run_parallel(names: Sequence[str], kwargs_for: Callable[[str], dict[str, Any
             p.join(timeout=10)
         pool.shutdown(wait=True)             # let the executor release its queues (else: "leaked semaphore")
         raise
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
     pool.shutdown(wait=True)
     return reports
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
