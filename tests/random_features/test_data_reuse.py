@@ -259,12 +259,9 @@ def test_bad_input_refused_naming_the_field(bad, field):
         get_experiment("rf.data_reuse").config("default", bad)
 
 
-def test_smoke_experiment_rows_pass(tmp_path):
-    """The harness path at smoke scale (N = 128, P = 32 and 512, 32 seeds): every row PASSES (worst 0.033 of 0.05;
-    at N = 64 the equivalent's O(1/N) bias reached 3–7%, which is why smoke uses N = 128). At default scale
-    (N = 256, 48 seeds) all 20 rows pass (worst median 0.019 of 0.05)."""
-    exp = get_experiment("rf.data_reuse")
-    cfg = exp.config("smoke")
+def _simulate_and_analyze(exp, cfg):
+    """Every batch of the plan through run_batch, then analyze; asserts one row of each kind per P and that all
+    of them PASS."""
     ctx = RunContext(dtype=torch.float64)
     recs = []
     for batch in exp.plan(cfg):
@@ -274,6 +271,16 @@ def test_smoke_experiment_rows_pass(tmp_path):
     assert len(an.rows) == 4 * len(cfg.Ps)
     bad = [(r.quantity, r.measured_exponent) for r in an.rows if not r.passed]
     assert not bad, bad
+    return recs, an
+
+
+def test_smoke_experiment_rows_pass(tmp_path):
+    """The harness path at smoke scale (N = 128, P = 32 and 512, 32 seeds): every row PASSES (worst 0.033 of 0.05;
+    at N = 64 the equivalent's O(1/N) bias reached 3–7%, which is why smoke uses N = 128). At default scale
+    (N = 256, 48 seeds) all 20 rows pass (worst median 0.019 of 0.05)."""
+    exp = get_experiment("rf.data_reuse")
+    cfg = exp.config("smoke")
+    recs, an = _simulate_and_analyze(exp, cfg)
     assert max(r.measured_exponent for r in an.rows if "gap" not in r.quantity) < 0.04
     assert exp.instance_bytes(cfg) > 0
     paths = exp.figures(cfg, recs, an, tmp_path)
@@ -301,15 +308,7 @@ def test_default_scale_rows_pass_and_a_wrong_theory_fails():
     plateau row at every P (13% low at P = 2048, where early times agree and the median over points is 3.5%)."""
     exp = get_experiment("rf.data_reuse")
     cfg = exp.config("default")
-    ctx = RunContext(dtype=torch.float64)
-    recs = []
-    for batch in exp.plan(cfg):
-        out = exp.run_batch(cfg, batch, ctx)
-        recs += [Record(key=f"{p['P']}-{p['seed']}", point=p, metrics=m) for p, m in zip(batch, out)]
-    an = exp.analyze(cfg, recs)
-    assert len(an.rows) == 4 * len(cfg.Ps)
-    bad = [(r.quantity, r.measured_exponent) for r in an.rows if not r.passed]
-    assert not bad, bad
+    recs, an = _simulate_and_analyze(exp, cfg)
     lam, tw = th.spectrum(cfg.M, cfg.b), th.task_power(cfg.M, cfg.a)
     t = cfg.times()
     online = th.gradient_flow_loss(lam, tw, cfg.N, t)
