@@ -214,14 +214,22 @@ def _row_multiple(backend, device) -> int:
 def _fused_chunk(W, b, mask, x: ActiveBatch, crow, counts, inst_stream, B, Bc, backend):
     """`_fused_loss_grads` for one chunk of E instances, each on Bc compact rows (crow: compact row of
     each entry of x, counts: entries per stream)."""
-    E, n, M = W.shape
+    E = W.shape[0]
     # expand stream entries to instance entries: instance e takes every entry of its stream
     starts = torch.cumsum(counts, 0) - counts
     ke = counts[inst_stream]                                                          # [E]
     e_idx = torch.repeat_interleave(torch.arange(E, device=W.device), ke)             # [K_E]
     off = torch.arange(len(e_idx), device=W.device) - torch.repeat_interleave(torch.cumsum(ke, 0) - ke, ke)
     src = starts[inst_stream][e_idx] + off                                            # [K_E] entry ids
-    smp, fea, val = crow[src], x.feature[src], x.value[src]                           # smp: compact row
+    return _dense_step(W, b, mask, e_idx, x.feature[src], crow[src], x.value[src], B, Bc, backend)
+
+
+def _dense_step(W, b, mask, e_idx, fea, smp, val, B, Bc, backend):
+    """The dense part of both paths, from flat entry lists (instance e_idx, feature fea, compact row smp < Bc,
+    value val; an entry with value 0 adds nothing anywhere, so padded slots are harmless): h = x W on Bc compact
+    rows, y = ReLU(h Wᵀ + b), r = (y − x)·1[z > 0], and (loss [E], dW, db) with the B − Bc inactive samples
+    (r = ReLU(b)) in closed form."""
+    E, n, M = W.shape
     row_in = e_idx * n + fea                                                          # rows of W.view(E*n, M)
     row_h = e_idx * Bc + smp                                                          # rows of h.view(E*Bc, M)
     Wf = W.reshape(E * n, M)
@@ -230,12 +238,11 @@ def _fused_chunk(W, b, mask, x: ActiveBatch, crow, counts, inst_stream, B, Bc, b
     h = h.view(E, Bc, M)                                                              # [E, Bc, M] = x W
     y = bmm_epilogue(h, W.transpose(1, 2), b, "relu", backend=backend)                # [E, Bc, n]
     yf = y.view(-1)
-    pos = row_h * n + fea
-    ya = yf[pos]
-    on = ya > 0
-    yf[pos] = ya - val * on            # y now holds r = (y − x)·1[z > 0]
+    pos = row_h * n + fea                                                             # (e·Bc + row)·n + feature
+    on = yf[pos] > 0
+    yf.index_add_(0, pos, -(val * on))  # y now holds r = (y − x)·1[z > 0] (zero-value slots add 0: duplicates safe)
     miss = torch.zeros(E, dtype=W.dtype, device=W.device).index_add_(0, e_idx, val * val * (~on))
-    rest = B - Bc                      # inactive samples not computed: each has r = ReLU(b)
+    rest = B - Bc                       # inactive samples not computed: each has r = ReLU(b)
     rb = torch.relu(b)                                                                # [E, n]
     loss = (torch.linalg.vector_norm(y, dim=(1, 2)) ** 2 + rest * (rb * rb).sum(1) + miss) / (B * n)  # [E]
     scale = 2.0 / (B * n)
@@ -262,7 +269,7 @@ def _fused_loss_grads_static(W, b, mask, xp: PaddedBatch, inst_stream, batch, Bc
     fixed by the plan, no host sync). Returns (loss [E], dW, db, overflow) where overflow (a 0-d bool tensor)
     says a stream had more than Bc active samples (then rows are merged and the step is not exact: the
     trainer reruns on the exact path). Unused slots carry value 0 and add nothing anywhere."""
-    E, n, M = W.shape
+    E = W.shape[0]
     S = xp.value.shape[0]
     flag = torch.zeros(S, batch, dtype=torch.int32, device=W.device)
     flag.scatter_add_(1, xp.sample, xp.valid.int())
@@ -271,28 +278,8 @@ def _fused_loss_grads_static(W, b, mask, xp: PaddedBatch, inst_stream, batch, Bc
     crow = (torch.cumsum(flag, 1) - 1).gather(1, xp.sample).clamp_(0, Bc - 1)        # [S, C] compact row
     smp, fea, val = crow[inst_stream], xp.feature[inst_stream], xp.value[inst_stream].to(W.dtype)   # [E, C]
     e_idx = torch.arange(E, device=W.device)[:, None].expand_as(smp)
-    row_in = (e_idx * n + fea).reshape(-1)
-    row_h = (e_idx * Bc + smp).reshape(-1)
-    vflat = val.reshape(-1)
-    Wf = W.reshape(E * n, M)
-    h = torch.zeros(E * Bc, M, dtype=W.dtype, device=W.device)
-    h.index_add_(0, row_h, Wf[row_in] * vflat[:, None])
-    h = h.view(E, Bc, M)
-    y = bmm_epilogue(h, W.transpose(1, 2), b, "relu", backend=backend)                # [E, Bc, n]
-    yf = y.view(-1)
-    pos = row_h * n + fea.reshape(-1)                                                 # (e·Bc + row)·n + feature
-    on = yf[pos] > 0
-    yf.index_add_(0, pos, -(vflat * on))        # r = (y − x)·1[z > 0]; unused slots add 0 (duplicates safe)
-    miss = (vflat * vflat * (~on)).view(E, -1).sum(1)
-    rest = batch - Bc
-    rb = torch.relu(b)
-    loss = (torch.linalg.vector_norm(y, dim=(1, 2)) ** 2 + rest * (rb * rb).sum(1) + miss) / (batch * n)
-    scale = 2.0 / (batch * n)
-    db = (y.sum(1) + rest * rb) * scale
-    dW = bmm_epilogue(h.transpose(1, 2), y, None, backend=backend).transpose(1, 2).contiguous()
-    ghT = bmm_epilogue(W.transpose(1, 2), y.transpose(1, 2), None, backend=backend)  # [E, M, Bc]
-    dW.view(E * n, M).index_add_(0, row_in, ghT.transpose(1, 2)[e_idx, smp].reshape(-1, M) * vflat[:, None])
-    dW.mul_(mask[:, None, :] * scale)
+    loss, dW, db = _dense_step(W, b, mask, e_idx.reshape(-1), fea.reshape(-1), smp.reshape(-1), val.reshape(-1),
+                               batch, Bc, backend)
     return loss, dW, db, overflow
 
 
