@@ -36,6 +36,8 @@ CASES = {
     "rf.compute_optimal": ({}, _max(lambda p: p["N"])),
     "rf.four_regimes": ({"variance_seeds": E}, _max(lambda p: (p["regime"] == "variance", p.get("axis") == "N",
                                                             p.get("size", 0)))),
+    "rf.data_reuse": ({"M": 2048, "N": 128}, _max(lambda p: p["P"])),
+    "rf.width_gap": ({}, _max(lambda p: p["N"])),
     "plrf.loss_curves": ({"steps": 300}, _max(lambda p: p["d"])),
     "plrf.phases": ({}, _max(lambda p: (p.get("curve") is None, p["d"]))),
     "lottery.silu": ({"steps": 10}, _max(lambda p: p["width"])),
