@@ -26,11 +26,10 @@ before:
   drawn in chunks of blocks with memory O(chunk) for any T.
 A float64 run sees the float64 normals, a float32 run the same normals rounded.
 
-Cost on CPU (measured 2026-12-01, one lock session, --threads 1, default scale; rng d82164f): Philox in torch
-int64 ops costs ~200 ns per normal here against ~3 ns for the former torch.randn stream, and the draws dominate:
-memory.data 13.2 -> 33.8 s (eager 32.7 s), memory.dim 28.8 -> 72.5 s (eager 91 s, noisier load), memory.hopfield
-12.4 -> 11.9 s (128 signs per Philox block). The issue's 10% target is missed for data and dim until _rng's
-CPU path gets cheaper per number (the family already draws each number once, in one call per chunk).
+Cost on CPU (2026-12-01, one lock session, --threads 1, default scale, wall time with process start): with
+_rng's native CPU path (simulators/_rng_native.py, ~6 ns per normal) memory.data 17.7 -> 15.4 s, memory.dim
+32.5 -> 31.9 s, memory.hopfield 12.7 -> 9.8 s against the pre-Philox torch.randn streams (old -> new). With the
+eager torch path alone (TOYSCALE_RNG_NATIVE=0, ~170 ns per normal) the draws dominate: data ~2.5x, dim ~2.5x.
 """
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ COST_HINT = {
     "lottery.silu": 35, "superposition.phase": 30, "memory.learned": 27, "plrf.loss_curves": 18,
     "lottery.relu": 18, "pruning.frontier": 17, "lottery.histogram": 15, "rf.four_regimes": 14,
     "pruning.keep_hard_vs_easy": 14, "pruning.metric_angle": 13, "rf.mrs_grid": 13, "rf.variance_limited": 12,
-    "rf.data_limited": 11, "memory.dim": 11, "memory.data": 10,
+    "rf.data_limited": 11, "memory.dim": 11, "memory.data": 10, "rf.width_gap": 24, "rf.data_reuse": 13,
 }
 DEFAULT_COST = 10.0
 
