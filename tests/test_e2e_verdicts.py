@@ -127,8 +127,7 @@ def test_window_slope_is_taken_over_the_auto_window(trimmed):
 # ignored the target, or passed at err <= 2·tolerance, is caught). Expected margins are stated per test (measured
 # once on the current streams); a margin is a property of the sizes, not of one draw: the asserted 3-4 SE sit
 # 1-2 SE below the expected values.
-import dataclasses  # noqa: E402
-import importlib  # noqa: E402
+from simulators.harness import controls  # noqa: E402
 
 
 def _run_family(tmp_path_factory, name, over, scale="smoke"):
@@ -136,47 +135,14 @@ def _run_family(tmp_path_factory, name, over, scale="smoke"):
     return run_experiment(name, scale=scale, overrides=over, out=out, device="cpu")
 
 
-def _row(rows, prefix):
-    hits = [r if isinstance(r, dict) else r.to_json() for r in rows]
-    exact = [r for r in hits if r["quantity"] == prefix]
-    hits = exact or [r for r in hits if r["quantity"].startswith(prefix)]
-    assert len(hits) == 1, (prefix, [r["quantity"] for r in hits])
-    return hits[0]
+_row = controls.row
+_assert_pass_k = controls.require_pass
+_assert_fail_k = controls.require_fail
 
 
-def _assert_pass_k(row, k):
-    target = row["theory_window_slope"] if row["theory_window_slope"] is not None else row["theory_exponent"]
-    margin = row["tolerance"] - abs(row["measured_exponent"] - target)
-    assert row["pass"], row
-    assert margin >= k * _se(row), (margin / _se(row), row)
-
-
-def _assert_fail_k(row, k):
-    target = row["theory_window_slope"] if row["theory_window_slope"] is not None else row["theory_exponent"]
-    margin = abs(row["measured_exponent"] - target) - row["tolerance"]
-    assert not row["pass"], row
-    assert margin >= k * _se(row), (margin / _se(row), row)
-
-
-def _shifted_row(monkeypatch, name, over, res, module, prefix, delta, scale="smoke"):
+def _shifted_row(name, over, res, module, prefix, delta, scale="smoke"):
     """Re-analyse the stored records of `res` with the theory of the row(s) named `prefix` shifted by δ."""
-    mod = importlib.import_module(module)
-    real = mod.compare
-
-    def shifted(fit, prediction, **kw):
-        if prediction is not None and kw["quantity"].startswith(prefix):
-            prediction = dataclasses.replace(prediction, value=prediction.value + delta)
-            if kw.get("theory_window_slope") is not None:
-                kw["theory_window_slope"] = kw["theory_window_slope"] + delta
-        return real(fit, prediction, **kw)
-
-    monkeypatch.setattr(mod, "compare", shifted)
-    exp = get_experiment(name)
-    row = _row(exp.analyze(exp.config(scale, over), res.records).rows, prefix)
-    base = _row(res.report["rows"], prefix)
-    assert row["theory_exponent"] == pytest.approx(base["theory_exponent"] + delta)
-    assert row["measured_exponent"] == pytest.approx(base["measured_exponent"])     # same records, same fit
-    return row
+    return controls.shifted_row(name, scale, over, res.records, module, prefix, delta, base_rows=res.report["rows"])
 
 
 # ---------------------------------------------------------------- model collapse (regression and tails)
@@ -206,9 +172,9 @@ def test_collapse_ols_generations_passes(ols):
 
 
 @pytest.mark.parametrize("sign", [+1, -1])
-def test_collapse_ols_generations_nearby_wrong_theory_fails(ols, sign, monkeypatch):
+def test_collapse_ols_generations_nearby_wrong_theory_fails(ols, sign):
     """δ = ±1.5 tolerances (0.075): expected FAIL margins ≈ 3.7 SE (+) and 7.8 SE (−)."""
-    row = _shifted_row(monkeypatch, "collapse.ols_generations", OLS, ols, COLLAPSE, "downstream OLS error (isotropic",
+    row = _shifted_row("collapse.ols_generations", OLS, ols, COLLAPSE, "downstream OLS error (isotropic",
                        sign * 1.5 * OLS["tolerance"])
     _assert_fail_k(row, 3)
 
@@ -224,9 +190,9 @@ def test_tails_cut_rows_pass(tails, prefix):
 
 @pytest.mark.parametrize("sign", [+1, -1])
 @pytest.mark.parametrize("prefix", TAIL_ROWS)
-def test_tails_cut_nearby_wrong_theory_fails(tails, prefix, sign, monkeypatch):
+def test_tails_cut_nearby_wrong_theory_fails(tails, prefix, sign):
     """δ = ±1.5 tolerances: expected FAIL margins ≥ 4.2 SE (no cut, Zipf(3)) and ≈ 20 SE (floor vs k)."""
-    row = _shifted_row(monkeypatch, "tails.cut", TAILS, tails, COLLAPSE, prefix, sign * 1.5 * TAILS["tolerance"])
+    row = _shifted_row("tails.cut", TAILS, tails, COLLAPSE, prefix, sign * 1.5 * TAILS["tolerance"])
     _assert_fail_k(row, 3)
 
 
@@ -247,9 +213,9 @@ def test_memory_data_passes(memory):
 
 
 @pytest.mark.parametrize("sign", [+1, -1])
-def test_memory_data_nearby_wrong_theory_fails(memory, sign, monkeypatch):
+def test_memory_data_nearby_wrong_theory_fails(memory, sign):
     """δ = ±1.5 tolerances (0.105): expected FAIL margins ≈ 7.1 SE (+) and 3.9 SE (−)."""
-    row = _shifted_row(monkeypatch, "memory.data", MEM, memory, "simulators.associative_memory.experiments", MEM_ROW,
+    row = _shifted_row("memory.data", MEM, memory, "simulators.associative_memory.experiments", MEM_ROW,
                        sign * 1.5 * MEM["tolerance"])
     _assert_fail_k(row, 3)
 
@@ -348,10 +314,10 @@ def test_rf_time_passes(rf_time):
 
 
 @pytest.mark.parametrize("sign", [+1, -1])
-def test_rf_time_nearby_wrong_theory_fails(rf_time, sign, monkeypatch):
+def test_rf_time_nearby_wrong_theory_fails(rf_time, sign):
     """δ = ±2 tolerances (0.1; with 4 seeds the measurement sat 0.024 = half a tolerance off the curve, so 1.5
     tolerances would not be resolved on every stream): expected FAIL margins ≈ 7 SE."""
-    row = _shifted_row(monkeypatch, "rf.time", RF_TIME, rf_time, "simulators.random_features.experiments", RF_ROW,
+    row = _shifted_row("rf.time", RF_TIME, rf_time, "simulators.random_features.experiments", RF_ROW,
                        sign * 2 * 0.05)
     _assert_fail_k(row, 3)
 
@@ -374,10 +340,10 @@ def test_superposition_geometry_passes(geometry):
 
 
 @pytest.mark.parametrize("sign", [+1, -1])
-def test_superposition_geometry_nearby_wrong_theory_fails(geometry, sign, monkeypatch):
+def test_superposition_geometry_nearby_wrong_theory_fails(geometry, sign):
     """δ = ±2 tolerances (0.2; e.g. the Welch bound of the represented count vs of all n features differ by that
     much here): expected FAIL margins ≈ 6-7.6 SE."""
-    row = _shifted_row(monkeypatch, "superposition.geometry", GEOM, geometry, "simulators.superposition.experiments",
+    row = _shifted_row("superposition.geometry", GEOM, geometry, "simulators.superposition.experiments",
                        GEOM_ROW, sign * 2 * 0.1)
     _assert_fail_k(row, 3)
 
@@ -451,10 +417,10 @@ def test_superposition_strong_passes(strong):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sign", [+1, -1])
-def test_superposition_strong_nearby_wrong_theory_fails(strong, sign, monkeypatch):
+def test_superposition_strong_nearby_wrong_theory_fails(strong, sign):
     """δ = ±2 tolerances (0.2; 1.5 tolerances would not fail on the − side: the measurement sits ≈ 0.07 below 1, so
     a theory of 0.85 is within 0.1 of it). Expected FAIL margins ≈ 7 SE (−) and > 30 SE (+); measured 7.2 / 37.9."""
-    row = _shifted_row(monkeypatch, "superposition.strong", STRONG, strong, SUP, STRONG_ROW, sign * 2 * 0.1,
+    row = _shifted_row("superposition.strong", STRONG, strong, SUP, STRONG_ROW, sign * 2 * 0.1,
                        scale="default")
     _assert_fail_k(row, 3)
 
@@ -484,8 +450,8 @@ def test_plrf_phase_ia_loss_exponent_passes(phases):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sign", [+1, -1])
-def test_plrf_phase_ia_nearby_wrong_theory_fails(phases, sign, monkeypatch):
+def test_plrf_phase_ia_nearby_wrong_theory_fails(phases, sign):
     """δ = ±2 tolerances (0.14; 1.5 tolerances would sit only ≈ 2.7 SE outside): expected FAIL margins ≈ 5.5 SE (measured 7.2 (+),
     6.1 (−))."""
-    row = _shifted_row(monkeypatch, "plrf.phases", PH, phases, RF, PH_ROW, sign * 2 * 0.07, scale="default")
+    row = _shifted_row("plrf.phases", PH, phases, RF, PH_ROW, sign * 2 * 0.07, scale="default")
     _assert_fail_k(row, 3)
