@@ -43,6 +43,17 @@ MCT = "tests/model_collapse/test_theory.py"
 FCT = "tests/harness/test_fieldcheck.py"
 
 PLANTS = [
+    # ------------------------------------------------------------------ harness: verdict margins (controls.py)
+    Plant("margin SE from the full CI width (no 2·1.96)", "simulators/harness/controls.py",
+          "return (hi - lo) / (2 * 1.96)", "return (hi - lo) / 2", (H + "test_controls.py",)),
+    Plant("margin ignores the window slope", "simulators/harness/controls.py",
+          'return r["theory_window_slope"] if r["theory_window_slope"] is not None else r["theory_exponent"]',
+          'return r["theory_exponent"]', (H + "test_controls.py",)),
+    Plant("require_pass ignores the verdict flag", "simulators/harness/controls.py",
+          'if not (r["pass"] and z >= k):', "if not (z >= k):", (H + "test_controls.py",)),
+    Plant("shifted theory moves the exponent but not the window slope", "simulators/harness/controls.py",
+          'kw["theory_window_slope"] = kw["theory_window_slope"] + delta', 'kw["theory_window_slope"] = kw["theory_window_slope"]',
+          (H + "test_controls.py",)),
     # ------------------------------------------------------------------ harness: fit, CI, window, verdict
     Plant("CI level 90% (q = 1 − ci)", "simulators/harness/fit.py",
           "q = (1 - ci) / 2", "q = (1 - ci)", (H + "test_stats_ci.py",)),
@@ -316,12 +327,12 @@ def run(plants, timeout: int, keep: bool) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="", help="run the plants whose name contains this substring")
+    ap.add_argument("--only", default="", help="run the plants whose name or file path contains this substring")
     ap.add_argument("--list", action="store_true", help="list the plants and exit")
     ap.add_argument("--keep", action="store_true", help="keep the scratch worktree afterwards")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per plant (a timeout counts as missed)")
     a = ap.parse_args(argv)
-    plants = [p for p in PLANTS if a.only in p.name]
+    plants = [p for p in PLANTS if a.only in p.name or a.only in p.path]
     if a.list:
         for p in plants:
             print(f"{p.name:45s} {p.path:45s} {' '.join(p.tests)}")
