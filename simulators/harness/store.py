@@ -21,37 +21,6 @@ import torch
 from .._rng import RNG_VERSION
 from .registry import Record
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS points (
-    key TEXT PRIMARY KEY,
-    experiment TEXT NOT NULL,
-    seed INTEGER,
-    point TEXT NOT NULL,
-    metrics TEXT NOT NULL,
-    config TEXT NOT NULL,
-    dtype TEXT NOT NULL,
-    device TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    versions TEXT NOT NULL,
-    wall_s REAL NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    experiment TEXT PRIMARY KEY,
-    scale TEXT NOT NULL,
-    overrides TEXT NOT NULL,
-    config TEXT NOT NULL,
-    dtype TEXT NOT NULL,
-    device TEXT NOT NULL,
-    updated REAL NOT NULL
-);
-"""
-
-
 def canonical(obj: Any) -> str:
     """Deterministic JSON: sorted keys, tuples as lists, dtypes/devices as strings."""
     return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"))
@@ -79,15 +48,17 @@ def point_key(experiment: str, config: Any, point: Mapping, dtype: torch.dtype, 
 
 
 # The file checks are torch-free (the CLI refuses a bad store before importing torch); re-exported here.
-from .store_check import (DB_NAME, SQLITE_MAGIC, _ro_uri, _store_error, check_store_dir,  # noqa: E402,F401
-                          check_store_file, stored_points)
+from .store_check import (_SCHEMA, DB_NAME, SQLITE_MAGIC, _ro_uri, _store_error,  # noqa: E402,F401
+                          check_store_dir, check_store_file, prepare_store, stored_points)
 
 
 class ResultStore:
     """SQLite-backed store. Use as a context manager or call `close()`.
 
     An existing file is checked first (`check_store_file`) and never modified when it is not a readable
-    toyscale store. `readonly=True` opens it without creating or changing anything (`report`)."""
+    toyscale store. A missing store is created atomically, schema included, and an empty one (0 bytes or no
+    tables: a run stopped while creating it) gets the schema (`prepare_store`, see `store_check`).
+    `readonly=True` opens it without creating or changing anything (`report`)."""
 
     def __init__(self, run_dir: str | Path, readonly: bool = False):
         self.dir = Path(run_dir)
@@ -101,12 +72,10 @@ class ResultStore:
         except OSError as e:
             raise _store_error(self.dir, f"cannot be created ({e.strerror})") from None
         try:
+            prepare_store(self.path)        # atomic creation, or the schema for an empty store (store_check)
             self.conn = sqlite3.connect(self.path, timeout=30)
-            self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.executescript(_SCHEMA)
-            self.conn.commit()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             raise _store_error(self.path, f"cannot be opened for writing ({e})") from None
 
     def __enter__(self):

@@ -120,7 +120,9 @@ def test_report_and_resume_refuse_unreadable_stores_without_touching_them(tmp_pa
         digest = _digest(db) if db.is_file() else None
         assert main(["report", str(d)]) == 2, name
         _one_line(capsys, "results.sqlite")
-        if name != "not_json":       # a readable toyscale store: resume recomputes the missing points only
+        # not_json: a readable toyscale store (resume recomputes the missing points only); empty (0 bytes): what a
+        # run stopped while creating its store leaves, resumed as a new store (test_store_tableless.py)
+        if name not in ("not_json", "empty"):
             assert main([*RUN, "--out", str(d), "--resume"]) == 2, name
             _one_line(capsys, "results.sqlite")
         assert sorted(p.name for p in d.iterdir()) == before, name
