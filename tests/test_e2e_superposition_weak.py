@@ -22,6 +22,10 @@ measured - target = bias; margin = (0.1 - |bias|)/SE):
   n = 128,  m = (4, 32, 64), 16 seeds: 1.176 vs 1.165, stderr 0.024, PASS by 3.8 SE, 110 s (its first 8 seeds alone
             suggested 6.8 SE: the outlier sits in seeds 8-15, so 8-seed SEs are optimistic)
   n = 128,  m = (4, 32, 64), 8 seeds, γ = 0.3: 0.871 vs 1.165, FAIL (decay erases features: represented/m 0.65 at m = 64)
+  n = 128,  m = 4..64, 8 seeds, 2000 steps, lr 0.02: 0.995 vs 1.181, stderr 0.023, FAIL by 3.8 SE (m = 64 not learned:
+            local slope 32->64 0.63), 44 s
+  other law, power:2.5 (a - 1 = 1.5), n = 128, m = 4..64, 8 seeds: 1.060 vs 1.581, FAIL by 16 SE (rare features at
+            m >= 32 not learned in 4000 steps: represented/m 1.01 / 0.67 at m = 32 / 64), 90 s
 Smaller windows do not help: m in [4, 32] has bias +0.10 to +0.15 (partial superposition at m = 16-32 steepens the
 curve) and windows starting at m >= 8 have per-seed sd 0.14-0.25. At γ = 0.1 the default PASS rests on a balance of
 partial superposition (steeper) against unlearned rare features at m = 64 (flatter: local slope 32->64 0.66 vs the
