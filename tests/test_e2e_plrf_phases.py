@@ -12,7 +12,8 @@ and 64 (Ia), 128 (II), 96 (III) seeds. Why (measured 2026-12-01, one core, torch
   then `plrf_spectral_equivalent`'s per-size loop (h(x) as a [4000, v] complex sum per size, quantile modes)
   14-16 s; its closed-form Volterra solve < 1 s. It runs once per point (a stored batch), not per seed or per
   row. One seed (nested features, K = GᵀDG, one eigh per size, closed-form loss) ≈ 0.65 s; analyze ≈ 2.5 s at
-  128 seeds (frontier per seed + bootstrap), ≈ 1 s per shifted re-analysis. The theory's cost scales with
+  128 seeds (frontier per seed + bootstrap), ≈ 1 s per shifted re-analysis; drawing the report's figures ≈ 5 s
+  per run (skipped here: report=False still builds the rows). The theory's cost scales with
   v × (number of sizes): 9 sizes at v = 4096: 13-15 s, at v = 2048: 7-11 s.
 - The d* rows set the seed count: SE(d*) ≈ 0.011 at 96-128 seeds, ≈ 0.016 at 48; at the default 12 seeds the
   II/III rows pass by 1.8-3 SE. More seeds also narrow the fit window (a budget is dropped when ANY seed's d* is
@@ -37,8 +38,9 @@ formulas (0.078 / 0.088 away) fails by only 1.3 / 1.1 SE; d* III vs Ia (0.083) 1
 1.5 SE; P* II vs III (η = 0.75, 0.044 away) and P* Ia vs II (0.063 away) PASS. Telling the phases apart needs a
 tolerance ≈ 0.035 and SE ≈ 0.005 (~500 seeds per point): not pinned, reported to the lead.
 
-WALL (2026-12-01, under the lock, torch threads 1, one pytest process): 98-104 s for the file (fixtures Ia 24-27 s,
-II 31-32 s, III 30 s; the 12 shifted re-analyses ≈ 1.1-1.5 s each).
+WALL (2026-12-01, under the lock, torch threads 1, one pytest process; four runs, the machine shared): 94-104 s for
+the file (fixtures Ia 22-27 s, II 31-36 s, III 26-33 s; the 12 shifted re-analyses ≈ 1-1.5 s each). II runs after
+Ia and reuses its cached m(z) grid (same α, v, sizes: `_plrf_m_grid` is lru-cached); alone it costs ≈ 3 s more.
 """
 import pytest
 
@@ -56,8 +58,9 @@ III_ROWS = ["d* [phase III, α=0.7, β=1.2]", "P* [phase III, α=0.7, β=1.2]"]
 
 
 def _run(tmp_path_factory, over):
+    # report=False: the report dict (its rows) is built as usual; only the figures are not drawn (≈ 5 s each)
     return run_experiment("plrf.phases", scale="default", overrides=over,
-                          out=tmp_path_factory.mktemp("plrf_phases"), device="cpu")
+                          out=tmp_path_factory.mktemp("plrf_phases"), device="cpu", report=False)
 
 
 def _shifted(res, over, prefix, sign):
@@ -86,7 +89,7 @@ def phase_iii(tmp_path_factory):
 def test_phase_ia_rows_pass(phase_ia, prefix):
     """Measured 2026-12-01 (64 seeds): d* -0.368 vs window slope -0.357, SE 0.0104, 5.7 SE inside (the other two
     disjoint 64-seed blocks: 6.7, 6.1; expected ≈ 6); P* 0.542 vs 0.546, SE 0.0060, 10.9 SE (blocks 7.1, 8.3).
-    Fixture 24-27 s (two runs under the lock)."""
+    Fixture 22-27 s (four runs under the lock)."""
     controls.require_pass(controls.row(phase_ia.report["rows"], prefix), 4)
 
 
@@ -104,7 +107,7 @@ def test_phase_ia_nearby_wrong_theory_fails(phase_ia, prefix, sign):
 def test_phase_ii_rows_pass(phase_ii, prefix):
     """Measured 2026-12-01 (128 seeds): d* -0.422 vs window slope -0.416 (asymptotic -0.412), SE 0.0114, 5.6 SE
     inside (seeds 128-255: 6.2; v = 4096 / 33 sizes, 128 seeds: 6.1; expected ≈ 6); P* 0.683 vs 0.695 (0.706),
-    SE 0.0079, 7.3 SE (seeds 128-255: 7.7). Fixture 31-32 s."""
+    SE 0.0079, 7.3 SE (seeds 128-255: 7.7). Fixture 31-36 s."""
     controls.require_pass(controls.row(phase_ii.report["rows"], prefix), 4)
 
 
@@ -122,7 +125,7 @@ def test_phase_ii_nearby_wrong_theory_fails(phase_ii, prefix, sign):
 def test_phase_iii_rows_pass(phase_iii, prefix):
     """Measured 2026-12-01 (96 seeds): d* -0.527 vs window slope -0.525 (asymptotic -0.5), SE 0.0108, 6.3 SE inside
     (seeds 96-191: 5.4; 128 seeds: 7.5; expected ≈ 5.8); P* 0.670 vs 0.678 (0.643), SE 0.0067, 9.3 SE (seeds
-    96-191: 9.8). Fixture 30 s."""
+    96-191: 9.8). Fixture 26-33 s."""
     controls.require_pass(controls.row(phase_iii.report["rows"], prefix), 4)
 
 
