@@ -2,7 +2,7 @@
 measured with simulators/harness/controls.py): every d* and P* row is asserted to PASS with its measurement >= 4
 bootstrap SEs inside its tolerance (0.07, the default TOL_CO), and the same stored records analysed against the
 row's theory shifted by δ = ±2 tolerances (exponent and theory-curve window slope; no second simulation) must FAIL
-by >= 3 SEs on both sides (±1.5 tolerances sits only 2.3-3.6 SE outside on the near side for the d* rows).
+by >= 3 SEs on both sides (at ±1.5 tolerances the d* rows sit only 2.3-3.0 SE outside on the near side).
 
 OVERRIDES (one point per fixture; default scale otherwise: 10^5 steps, lr_frac 0.5, f_decades 2): 9 sizes
 DS9 = every 4th size of the default geomspace(16, 512, 33) (ends kept), v = 2048 (the config's floor 4 × max d),
@@ -36,7 +36,7 @@ The physically nearest wrong theory is the neighbouring phase's formula (PPXP24 
 case), and the tolerance 0.07 does NOT separate it (same records, its exponent swapped in): d* II vs the Ia / III
 formulas (0.078 / 0.088 away) fails by only 1.3 / 1.1 SE; d* III vs Ia (0.083) 1.4 SE; d* Ia vs II (0.074)
 1.5 SE; P* II vs III (η = 0.75, 0.044 away) and P* Ia vs II (0.063 away) PASS. Telling the phases apart needs a
-tolerance ≈ 0.035 and SE ≈ 0.005 (~500 seeds per point): not pinned, reported to the lead.
+tolerance ≈ 0.035 and SE ≈ 0.005 (>= 500 seeds per point): not pinned, reported to the lead.
 
 WALL (2026-12-01, under the lock, torch threads 1, one pytest process; four runs, the machine shared): 94-104 s for
 the file (fixtures Ia 22-27 s, II 31-36 s, III 26-33 s; the 12 shifted re-analyses ≈ 1-1.5 s each). II runs after
