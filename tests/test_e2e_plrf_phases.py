@@ -10,7 +10,8 @@ and 64 (Ia), 128 (II), 96 (III) seeds. Why (measured 2026-12-01, one core, torch
 - PROFILE per (α, β) point at default (v = 4096, 33 sizes): the W-free theory curve (plrf_loss_equivalent) costs
   ≈ 45-50 s: m(z) on its 4000-point grid (`_plrf_m_grid`, Newton on [n_sizes, v] arrays per grid point) 27-34 s,
   then `plrf_spectral_equivalent`'s per-size loop (h(x) as a [4000, v] complex sum per size, quantile modes)
-  14-16 s; its closed-form Volterra solve < 1 s. It runs once per point (a stored batch), not per seed or per
+  14-16 s (since 259e722 only on the kept span: ≈ 40% less, bit-identical); its closed-form Volterra solve
+  < 1 s. It runs once per point (a stored batch), not per seed or per
   row. One seed (nested features, K = GᵀDG, one eigh per size, closed-form loss) ≈ 0.65 s; analyze ≈ 2.5 s at
   128 seeds (frontier per seed + bootstrap), ≈ 1 s per shifted re-analysis; drawing the report's figures ≈ 5 s
   per run (skipped here: report=False still builds the rows). The theory's cost scales with
