@@ -11,8 +11,8 @@ a = 2 over d = 16..2048: pop^0.5 ≈ 0.066/√S, pop^1 ≈ 0.077/√S, pop_thres
 Cost (one core, under the CPU lock, measured twice): the memory.dim fixture ≈ 17 s, the Hopfield fixture ≈ 4 s,
 the whole file ≈ 24 s. memory.dim's Gaussian-interference theory curve (drawn in the report, not used by the
 verdict: its target is the asymptotic exponent) costs ≈ 2.2 s per scheme and analysis, and each shifted theory is
-a re-analysis; so this module memoises `theory.predicted_error_dim_curve` (a pure function of its arguments) for its
-duration: the re-analyses reuse the curves of the first one (saves ≈ 18 s).
+a re-analysis; `theory.predicted_error_dim_curve` is memoised (a pure function of its arguments), so the
+re-analyses reuse the curves of the first one (saves ≈ 18 s).
 
 Not pinned here, and why (numbers measured 2026-12-01 on one core, 16 probes per trial):
 - memory.dim "error (pop^1, a = 2)" (the q-power row pinned here is pop^0.5): at 48 seeds it sits 5.1 / 6.2 / 6.2 /
@@ -29,27 +29,9 @@ Not pinned here, and why (numbers measured 2026-12-01 on one core, 16 probes per
 """
 import pytest
 
-import simulators.associative_memory.theory as mt
 from simulators.harness import controls, run_experiment
 
 MODULE = "simulators.associative_memory.experiments"
-
-
-@pytest.fixture(scope="module")
-def memo_dim_curve():
-    """Memoise the (pure, slow) Gaussian-interference curve for this module: same arguments, same array."""
-    mp = pytest.MonkeyPatch()
-    real, cache = mt.predicted_error_dim_curve, {}
-
-    def memo(N, a, M, ds, scheme, rho=1.0, c=8.0):
-        key = (N, a, M, tuple(int(d) for d in ds), scheme, rho, c)
-        if key not in cache:
-            cache[key] = real(N, a, M, ds, scheme, rho, c)
-        return cache[key].copy()
-
-    mp.setattr(mt, "predicted_error_dim_curve", memo)
-    yield cache
-    mp.undo()
 
 
 def _run(tmp_path_factory, name, over):
@@ -67,7 +49,7 @@ DIM_ROWS = ["error (pop_threshold, a = 2)", "error (pop^0.5, a = 2)"]
 
 
 @pytest.fixture(scope="module")
-def dim(tmp_path_factory, memo_dim_curve):
+def dim(tmp_path_factory):
     return _run(tmp_path_factory, "memory.dim", DIM)
 
 
