@@ -11,12 +11,16 @@ collapse (collapse.ols_generations, tails.cut), associative memory (memory.data;
 N = 2000, where the finite-N offset is small against the 0.015 allowance), data pruning (pruning.unpruned,
 pointwise), random features (rf.time), superposition (superposition.geometry; and the γ = 1 phase row, expected
 to FAIL because decay erases features), and lottery's expected FAIL row (N^-4) with its stated reason.
-Not pinned here, and why (statistics, not taste): memory.dim (the asymptotic exponents need d up to 2048), the
-Hopfield dense-capacity rows (SE ≈ 0.2 at N <= 32), plrf.phases' d* rows and phases II/III and
-superposition.weak (minutes at the sizes where the rows pass with a 4-SE margin), lottery's N^-1 rows at default
-(not converged: FAIL at default; the reduced 26-seed sweep in tests/lottery/test_lottery_vs_theory.py asserts N^-1
-there). plrf.phases' P* row in phase Ia and superposition.strong's exp:4 row are pinned at default scale at the end of
-this file (~1 min each, slow)."""
+The other pins, one file each, same rules, through simulators/harness/controls.py: tests/test_e2e_plrf_phases.py
+(d* and P* in phases Ia, II, III), tests/test_e2e_memory.py (memory.dim threshold and q = p^0.5; dense Hopfield
+k = 2), tests/test_e2e_superposition_weak.py (the power:1.5 row's expected FAIL and its reason),
+tests/test_e2e_headlines.py (the README's other headline rows: rf.model_limited, rf.data_limited,
+collapse.ridge_scaling, tails.generations, ...), tests/random_features/test_claims.py (rf.four_regimes),
+test_data_reuse.py / test_width_gap.py (rf.data_reuse, rf.width_gap) and tests/lottery/test_lottery_vs_theory.py
+(lottery's N^-1 on a reduced 26-seed sweep; at default it is not converged and FAILS). superposition.strong's exp:4
+row is pinned at default scale at the end of this file (~1 min, slow). Each of those files' docstrings lists, with
+numbers, the rows it leaves unpinned and why (e.g. superposition.weak power:2.0: heavy-tailed seeds, ~12-35 seeds
+needed; Hopfield k = 3: ~150 seeds at N <= 128)."""
 import numpy as np
 import pytest
 
