@@ -15,8 +15,8 @@ The other pins, one file each, same rules, through simulators/harness/controls.p
 (d* and P* in phases Ia, II, III), tests/test_e2e_memory.py (memory.dim threshold, q = p^0.5 and q = p; dense
 Hopfield k = 2), tests/test_e2e_superposition_weak.py (the power:1.5 row's expected FAIL and its reason),
 tests/test_e2e_headlines.py (the README's other headline rows: rf.model_limited, rf.data_limited,
-collapse.ridge_scaling, tails.generations, rf.compute_optimal, pruning.frontier θ = 0 / 10°), tests/random_features/test_claims.py (rf.four_regimes),
-test_data_reuse.py / test_width_gap.py (rf.data_reuse, rf.width_gap) and tests/lottery/test_lottery_vs_theory.py
+collapse.ridge_scaling, tails.generations, rf.compute_optimal, pruning.frontier θ = 0 / 10°),
+tests/random_features/test_claims.py (rf.four_regimes), test_data_reuse.py / test_width_gap.py (rf.data_reuse, rf.width_gap) and tests/lottery/test_lottery_vs_theory.py
 (lottery's N^-1 on a reduced 26-seed sweep; at default it is not converged and FAILS). superposition.strong's exp:4
 row is pinned at default scale at the end of this file (~1 min, slow). Each of those files' docstrings lists, with
 numbers, the rows it leaves unpinned and why (e.g. superposition.weak power:2.0: heavy-tailed seeds, ~12-35 seeds
